@@ -1,0 +1,70 @@
+"""factstream: event sourcing and CQRS for asyncio.
+
+Everything in ``__all__`` is the stable public API.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from .events import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    AppendResult,
+    DuplicateEventId,
+    ExpectedVersion,
+    FactstreamError,
+    InvalidEvent,
+    NewEvent,
+    RecordedEvent,
+    StoreClosed,
+    StoreUnavailable,
+    StreamState,
+    UnsupportedUrl,
+    WrongExpectedVersion,
+    uuid7,
+)
+from .store import EventStore, MemoryEventStore, StoreLimits, Subscription, connect
+
+if TYPE_CHECKING:
+    from .store.sqlite import SqliteEventStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ANY",
+    "NO_STREAM",
+    "STREAM_EXISTS",
+    "AppendResult",
+    "DuplicateEventId",
+    "EventStore",
+    "ExpectedVersion",
+    "FactstreamError",
+    "InvalidEvent",
+    "MemoryEventStore",
+    "NewEvent",
+    "RecordedEvent",
+    "SqliteEventStore",
+    "StoreClosed",
+    "StoreLimits",
+    "StoreUnavailable",
+    "StreamState",
+    "Subscription",
+    "UnsupportedUrl",
+    "WrongExpectedVersion",
+    "__version__",
+    "connect",
+    "uuid7",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Backends load on first use, so importing factstream stays cheap.
+    if name == "SqliteEventStore":
+        from .store.sqlite import SqliteEventStore
+
+        return SqliteEventStore
+    if name == "PostgresEventStore":
+        from .store.postgres import PostgresEventStore
+
+        return PostgresEventStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

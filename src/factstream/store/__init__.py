@@ -1,0 +1,34 @@
+"""The event store port, its backends and ``connect(url)``.
+
+Backends with optional dependencies are imported lazily, so ``import factstream`` needs only
+msgspec.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from .base import EventStore, StoreBase
+from .connect import connect
+from .limits import StoreLimits
+from .memory import MemoryEventStore
+from .subscription import Subscription
+
+if TYPE_CHECKING:
+    from .sqlite import SqliteEventStore
+
+__all__ = [
+    "EventStore",
+    "MemoryEventStore",
+    "SqliteEventStore",
+    "StoreBase",
+    "StoreLimits",
+    "Subscription",
+    "connect",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SqliteEventStore":
+        from .sqlite import SqliteEventStore
+
+        return SqliteEventStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,97 @@
+"""Opening a store from a URL."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from ..events import UnsupportedUrl
+from .base import StoreBase
+
+__all__ = ["connect"]
+
+
+class _Connecting:
+    """What :func:`connect` returns: await it for a store, or use it with ``async with``."""
+
+    def __init__(self, url: str, options: dict[str, Any]) -> None:
+        self._url = url
+        self._options = options
+        self._store: StoreBase | None = None
+
+    def __await__(self) -> Generator[Any, None, StoreBase]:
+        return _open(self._url, self._options).__await__()
+
+    async def __aenter__(self) -> StoreBase:
+        self._store = await _open(self._url, self._options)
+        return self._store
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._store is not None:
+            await self._store.close()
+
+
+def connect(url: str, **options: Any) -> _Connecting:
+    """Open the event store at ``url``.
+
+    URLs:
+        ``memory://``: a new, empty in-memory store.
+        ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``: a SQLite file, created
+        if missing. Query options: ``synchronous=full|normal``, ``readers=N``.
+        ``postgresql://user@host:port/db``: PostgreSQL (extra ``postgres``). Query option
+        ``schema=NAME``.
+
+    Keyword options go to the backend's ``open`` and override the URL's query options.
+
+    Raises:
+        UnsupportedUrl: the URL's scheme or form is not one of the above.
+    """
+    if not isinstance(url, str):
+        raise UnsupportedUrl(f"connect() needs a URL string, got {type(url).__name__}")
+    return _Connecting(url, options)
+
+
+async def _open(url: str, options: dict[str, Any]) -> StoreBase:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    query: dict[str, Any] = dict(parse_qsl(parts.query))
+    if scheme == "memory":
+        from .memory import MemoryEventStore
+
+        return await MemoryEventStore.open(**options)
+    if scheme == "sqlite":
+        from .sqlite import SqliteEventStore
+
+        if parts.netloc:
+            raise UnsupportedUrl(
+                f"{url!r}: a SQLite URL has no host; use sqlite:///relative.db "
+                "or sqlite:////absolute/path.db"
+            )
+        path = unquote(parts.path)
+        path = path[1:] if path.startswith("/") else path
+        if not path:
+            raise UnsupportedUrl(f"{url!r}: no file path; use sqlite:///events.db")
+        if "synchronous" in query:
+            query["synchronous"] = str(query["synchronous"]).upper()
+        if "readers" in query:
+            query["readers"] = int(query["readers"])
+        return await SqliteEventStore.open(path, **{**query, **options})
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from .postgres import PostgresEventStore
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise UnsupportedUrl(
+                "PostgreSQL needs the 'postgres' extra: pip install 'factstream[postgres]'"
+            ) from exc
+        return await PostgresEventStore.open(url, **options)
+    raise UnsupportedUrl(
+        f"{url!r}: unknown store URL scheme {parts.scheme!r}; "
+        "use memory://, sqlite:///path.db or postgresql://..."
+    )

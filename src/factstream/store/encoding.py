@@ -1,0 +1,210 @@
+"""Validation and JSON encoding of appended events, and decoding of stored rows.
+
+Every backend funnels appends through :func:`encode_batch`, so bad input is refused the same way
+everywhere, before any I/O, and stores nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import msgspec
+
+from ..events import InvalidEvent, NewEvent, RecordedEvent
+from ..events.versions import ExpectedVersion, StreamState
+from .limits import StoreLimits
+
+__all__ = [
+    "EncodedEvent",
+    "RowDecoder",
+    "check_expected_version",
+    "check_stream_id",
+    "encode_batch",
+    "uuid_from_bytes",
+]
+
+_encoder = msgspec.json.Encoder()
+_json_decode = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+class EncodedEvent(NamedTuple):
+    """An appended event, validated and with its data and metadata encoded as JSON."""
+
+    id: uuid.UUID
+    type: str
+    schema_version: int
+    data: bytes
+    metadata: bytes | None
+    correlation_id: str | None
+    causation_id: str | None
+
+
+def check_stream_id(stream_id: object, limits: StoreLimits) -> str:
+    if not isinstance(stream_id, str):
+        raise InvalidEvent(f"stream id must be a string, got {type(stream_id).__name__}")
+    if not stream_id:
+        raise InvalidEvent("stream id must not be empty")
+    if len(stream_id) > limits.max_stream_id_length:
+        raise InvalidEvent(
+            f"stream id is {len(stream_id)} characters long, "
+            f"over the limit of {limits.max_stream_id_length}: {stream_id[:40]!r}..."
+        )
+    if "\x00" in stream_id:
+        raise InvalidEvent(f"stream id must not contain NUL characters: {stream_id!r}")
+    return stream_id
+
+
+def check_expected_version(expected: object) -> ExpectedVersion:
+    if isinstance(expected, StreamState):
+        return expected
+    if isinstance(expected, int) and not isinstance(expected, bool) and expected >= 0:
+        return expected
+    raise InvalidEvent(
+        "expected_version must be an int >= 0 (0 is NO_STREAM), ANY or STREAM_EXISTS, "
+        f"got {expected!r}"
+    )
+
+
+def _encode_object(value: dict[str, Any], what: str, index: int, event_type: str) -> bytes:
+    for key in value:
+        if not isinstance(key, str):
+            raise InvalidEvent(
+                f"event #{index} ({event_type!r}): {what} keys must be strings, got {key!r}"
+            )
+    try:
+        return _encoder.encode(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidEvent(
+            f"event #{index} ({event_type!r}): {what} is not JSON-serialisable: {exc}"
+        ) from exc
+
+
+def encode_batch(events: Sequence[NewEvent], limits: StoreLimits) -> list[EncodedEvent]:
+    """Validate and encode a batch for appending.
+
+    Raises:
+        InvalidEvent: naming the first problem found; nothing is stored.
+    """
+    if isinstance(events, (NewEvent, str, bytes, dict)) or not isinstance(events, Sequence):
+        raise InvalidEvent(
+            f"events must be a list of NewEvent, got {type(events).__name__}"
+        )
+    if not events:
+        raise InvalidEvent("cannot append an empty batch: pass at least one NewEvent")
+    if len(events) > limits.max_batch_events:
+        raise InvalidEvent(
+            f"batch of {len(events)} events is over the limit of {limits.max_batch_events}"
+        )
+    encoded: list[EncodedEvent] = []
+    seen: set[uuid.UUID] = set()
+    for index, event in enumerate(events):
+        if not isinstance(event, NewEvent):
+            raise InvalidEvent(f"event #{index} must be a NewEvent, got {type(event).__name__}")
+        if len(event.type) > limits.max_type_length:
+            raise InvalidEvent(
+                f"event #{index}: type name is {len(event.type)} characters long, "
+                f"over the limit of {limits.max_type_length}"
+            )
+        if event.id in seen:
+            raise InvalidEvent(f"event #{index}: id {event.id} appears twice in the batch")
+        seen.add(event.id)
+        data = _encode_object(event.data, "data", index, event.type)
+        metadata = (
+            _encode_object(event.metadata, "metadata", index, event.type)
+            if event.metadata
+            else None
+        )
+        size = len(data) + (len(metadata) if metadata else 0)
+        if size > limits.max_event_size:
+            raise InvalidEvent(
+                f"event #{index} ({event.type!r}) is {size} bytes encoded, "
+                f"over the limit of {limits.max_event_size}"
+            )
+        encoded.append(
+            EncodedEvent(
+                event.id,
+                event.type,
+                event.schema_version,
+                data,
+                metadata,
+                event.correlation_id,
+                event.causation_id,
+            )
+        )
+    return encoded
+
+
+_uuid_new = object.__new__
+_uuid_set = object.__setattr__
+_SAFE_UNKNOWN = uuid.SafeUUID.unknown
+
+
+def uuid_from_bytes(raw: bytes) -> uuid.UUID:
+    """Build a UUID from its 16 bytes, about three times faster than ``uuid.UUID(bytes=...)``."""
+    value = _uuid_new(uuid.UUID)
+    _uuid_set(value, "int", int.from_bytes(raw, "big"))
+    _uuid_set(value, "is_safe", _SAFE_UNKNOWN)
+    return value
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def timestamp_from_micros(micros: int) -> dt.datetime:
+    return _EPOCH + dt.timedelta(microseconds=micros)
+
+
+def micros_now() -> int:
+    delta = dt.datetime.now(dt.timezone.utc) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class RowDecoder:
+    """Turns stored columns into :class:`RecordedEvent` values.
+
+    Events committed together share a timestamp, so the last conversion is remembered.
+    One decoder per reading thread: it is not thread-safe.
+    """
+
+    __slots__ = ("_last_micros", "_last_timestamp")
+
+    def __init__(self) -> None:
+        self._last_micros = -1
+        self._last_timestamp = _EPOCH
+
+    def timestamp(self, micros: int) -> dt.datetime:
+        if micros != self._last_micros:
+            self._last_micros = micros
+            self._last_timestamp = _EPOCH + dt.timedelta(microseconds=micros)
+        return self._last_timestamp
+
+    def event(
+        self,
+        position: int,
+        event_id: uuid.UUID,
+        stream_id: str,
+        version: int,
+        event_type: str,
+        schema_version: int,
+        data: bytes,
+        metadata: bytes | None,
+        correlation_id: str | None,
+        causation_id: str | None,
+        micros: int,
+    ) -> RecordedEvent:
+        return RecordedEvent(
+            event_id,
+            event_type,
+            _json_decode(data),
+            _json_decode(metadata) if metadata else {},
+            stream_id,
+            version,
+            position,
+            self.timestamp(micros),
+            correlation_id,
+            causation_id,
+            schema_version,
+        )
