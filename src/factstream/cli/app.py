@@ -1,0 +1,39 @@
+"""The Typer application. Each command group lives in its own module and is registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from .. import __version__
+
+app = typer.Typer(
+    name="factstream",
+    help="factstream: event sourcing and CQRS for asyncio.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"factstream {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """factstream: event sourcing and CQRS for asyncio."""
+
+
+def _register() -> None:
+    # Command groups register themselves; import order is the help order.
+    from . import demo_cmd
+
+    demo_cmd.register(app)
+
+
+_register()
