@@ -23,6 +23,14 @@ from .events import (
     WrongExpectedVersion,
     uuid7,
 )
+from .schema import (
+    EventRegistry,
+    EventValidationError,
+    RegistrationError,
+    SchemaError,
+    UnknownEventType,
+    UpcastError,
+)
 from .store import EventStore, MemoryEventStore, StoreLimits, Subscription, connect
 
 if TYPE_CHECKING:
@@ -36,20 +44,26 @@ __all__ = [
     "STREAM_EXISTS",
     "AppendResult",
     "DuplicateEventId",
+    "EventRegistry",
     "EventStore",
+    "EventValidationError",
     "ExpectedVersion",
     "FactstreamError",
     "InvalidEvent",
     "MemoryEventStore",
     "NewEvent",
     "RecordedEvent",
+    "RegistrationError",
+    "SchemaError",
     "SqliteEventStore",
     "StoreClosed",
     "StoreLimits",
     "StoreUnavailable",
     "StreamState",
     "Subscription",
+    "UnknownEventType",
     "UnsupportedUrl",
+    "UpcastError",
     "WrongExpectedVersion",
     "__version__",
     "connect",
