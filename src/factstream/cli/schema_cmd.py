@@ -6,7 +6,7 @@ import importlib
 import json
 import pathlib
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,8 +21,20 @@ schema_app = typer.Typer(
     no_args_is_help=True,
 )
 
-MODULE_HELP = "Where the registry is: 'package.module:attribute' (an EventRegistry or a factory)."
-APP_DIR_HELP = "Folder added to the import path first (default: the current folder)."
+Module = Annotated[
+    str,
+    typer.Option(
+        "--module",
+        "-m",
+        help="Where the registry is: 'package.module:attribute' (an EventRegistry or a factory).",
+    ),
+]
+AppDir = Annotated[
+    str, typer.Option(help="Folder added to the import path first (default: the current folder).")
+]
+Output = Annotated[
+    pathlib.Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -66,12 +78,13 @@ def _write(text: str, output: pathlib.Path | None) -> None:
 
 @schema_app.command("export")
 def export(
-    module: str = typer.Option(..., "--module", "-m", help=MODULE_HELP),
-    output: pathlib.Path | None = typer.Option(None, "--output", "-o", help="File to write."),
-    directory: pathlib.Path | None = typer.Option(
-        None, "--dir", help="Also write one '<Type>.v<N>.schema.json' per event type here."
-    ),
-    app_dir: str = typer.Option(".", help=APP_DIR_HELP),
+    module: Module,
+    output: Output = None,
+    directory: Annotated[
+        pathlib.Path | None,
+        typer.Option("--dir", help="Also write one '<Type>.v<N>.schema.json' per type here."),
+    ] = None,
+    app_dir: AppDir = ".",
 ) -> None:
     """Write the JSON Schema of every registered event type, with versions."""
     registry = load_registry(module, app_dir)
@@ -85,11 +98,12 @@ def export(
 
 @schema_app.command("check")
 def check(
-    module: str = typer.Option(..., "--module", "-m", help=MODULE_HELP),
-    against: pathlib.Path = typer.Option(
-        ..., "--against", help="A committed export to compare with.", exists=True, dir_okay=False
-    ),
-    app_dir: str = typer.Option(".", help=APP_DIR_HELP),
+    module: Module,
+    against: Annotated[
+        pathlib.Path,
+        typer.Option(help="A committed export to compare with.", exists=True, dir_okay=False),
+    ],
+    app_dir: AppDir = ".",
 ) -> None:
     """Compare the registry with a committed export; exit 1 on a breaking change."""
     registry = load_registry(module, app_dir)
@@ -116,10 +130,10 @@ def check(
 
 @schema_app.command("docs")
 def docs(
-    module: str = typer.Option(..., "--module", "-m", help=MODULE_HELP),
-    output: pathlib.Path | None = typer.Option(None, "--output", "-o", help="File to write."),
-    title: str = typer.Option("Event contracts", help="The document's title."),
-    app_dir: str = typer.Option(".", help=APP_DIR_HELP),
+    module: Module,
+    output: Output = None,
+    title: Annotated[str, typer.Option(help="The document's title.")] = "Event contracts",
+    app_dir: AppDir = ".",
 ) -> None:
     """Write Markdown documentation of the event contracts."""
     _write(render_markdown(export_schemas(load_registry(module, app_dir)), title), output)

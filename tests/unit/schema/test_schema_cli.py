@@ -13,7 +13,7 @@ runner = CliRunner()
 
 
 def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, ["schema", *args, "--app-dir", ROOT])
+    result = runner.invoke(app, ["schema", *args, "--app-dir", ROOT], env={"COLUMNS": "200"})
     return result.exit_code, result.output
 
 
