@@ -28,7 +28,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, overload
 
 from .errors import MissingApplier
 from .state import restore_annotated_state, snapshot_annotated_state
@@ -37,20 +37,45 @@ __all__ = ["Aggregate", "applies"]
 
 A = TypeVar("A", bound="Aggregate")
 E = TypeVar("E")
+E2 = TypeVar("E2")
+E3 = TypeVar("E3")
 
 _MARK = "__factstream_applies__"
 
 
-def applies(event_type: type[E]) -> Callable[[Callable[[A, E], None]], Callable[[A, E], None]]:
-    """Mark an aggregate method as the applier of ``event_type``.
+@overload
+def applies(
+    event_type: type[E], /
+) -> Callable[[Callable[[A, E], None]], Callable[[A, E], None]]: ...
+
+
+@overload
+def applies(
+    event_type: type[E], other: type[E2], /
+) -> Callable[[Callable[[A, E | E2], None]], Callable[[A, E | E2], None]]: ...
+
+
+@overload
+def applies(
+    event_type: type[E], other: type[E2], third: type[E3], /
+) -> Callable[[Callable[[A, E | E2 | E3], None]], Callable[[A, E | E2 | E3], None]]: ...
+
+
+def applies(
+    *event_types: type[Any],
+) -> Callable[[Callable[[A, Any], None]], Callable[[A, Any], None]]:
+    """Mark an aggregate method as the applier of one or more event types.
 
     The method receives the typed event and updates the aggregate's state; it must not fail or
     decide anything (decisions belong in command methods). mypy checks that the decorated
-    method accepts ``event_type``. Stack the decorator to apply several types with one method.
+    method accepts every listed type: ``@applies(Opened, Renamed)`` needs a parameter typed
+    ``Opened | Renamed``. An applier of a base class also applies to its subclasses.
     """
+    if not event_types:
+        raise TypeError("@applies needs at least one event type")
 
-    def mark(method: Callable[[A, E], None]) -> Callable[[A, E], None]:
-        setattr(method, _MARK, (*getattr(method, _MARK, ()), event_type))
+    def mark(method: Callable[[A, Any], None]) -> Callable[[A, Any], None]:
+        setattr(method, _MARK, (*getattr(method, _MARK, ()), *event_types))
         return method
 
     return mark
