@@ -47,7 +47,15 @@ class CommandContext:
         attempt: 1 for the first run of the handler, 2 after a first conflict, ...
     """
 
-    __slots__ = ("_counters", "attempt", "causation_id", "command_id", "correlation_id", "metadata")
+    __slots__ = (
+        "_counters",
+        "_id_text",
+        "attempt",
+        "causation_id",
+        "command_id",
+        "correlation_id",
+        "metadata",
+    )
 
     def __init__(
         self,
@@ -57,6 +65,7 @@ class CommandContext:
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         self.command_id = command_id
+        self._id_text = str(command_id)
         self.correlation_id = correlation_id
         self.causation_id = causation_id
         self.metadata: dict[str, Any] = dict(metadata or {})
@@ -98,7 +107,7 @@ class CommandContext:
             return await repository.save(
                 aggregate,
                 correlation_id=self.correlation_id,
-                causation_id=str(self.command_id),
+                causation_id=self._id_text,
                 metadata=self.metadata,
                 event_ids=ids,
             )
