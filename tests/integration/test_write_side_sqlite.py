@@ -120,7 +120,7 @@ async def test_a_command_repeated_by_two_processes_at_once_is_stored_once(
         worker("tea", command_id), worker("tea", command_id), worker("cake", str(uuid.uuid4()))
     )
 
-    assert codes == [0, 0, 0]
+    assert list(codes) == [0, 0, 0]
     async with connect(f"sqlite:///{path}") as store:
         orders = Repository(store, order_registry(), Order)
         loaded = await orders.load("o1")
