@@ -14,13 +14,13 @@ DOCS = pathlib.Path(__file__).resolve().parents[3] / "docs"
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
-async def run_blocks(path: pathlib.Path) -> None:
-    module = types.ModuleType(f"docs_{path.stem.replace('-', '_')}")
+async def run_blocks(name: str, text: str) -> None:
+    module = types.ModuleType(f"docs_{name.replace('-', '_').replace('.', '_')}")
     namespace: dict[str, Any] = module.__dict__
-    for number, source in enumerate(BLOCK.findall(path.read_text(encoding="utf-8")), 1):
+    for number, source in enumerate(BLOCK.findall(text), 1):
         code = compile(
             source,
-            f"{path.name}, block {number}",
+            f"{name}, block {number}",
             "exec",
             flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
             dont_inherit=True,  # the docs run without this module's __future__ imports
@@ -32,4 +32,4 @@ async def run_blocks(path: pathlib.Path) -> None:
 
 @pytest.mark.parametrize("page", ["write-side.md", "schema-evolution.md"])
 async def test_the_code_in_the_docs_runs(page: str) -> None:
-    await run_blocks(DOCS / page)
+    await run_blocks(page, (DOCS / page).read_text(encoding="utf-8"))
