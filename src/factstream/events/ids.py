@@ -19,7 +19,7 @@ class _UUID7Generator:
     timestamp is advanced by one millisecond rather than going backwards.
     """
 
-    __slots__ = ("_last_ms", "_counter", "_lock")
+    __slots__ = ("_counter", "_last_ms", "_lock")
 
     def __init__(self) -> None:
         self._last_ms = 0

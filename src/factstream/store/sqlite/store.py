@@ -71,9 +71,6 @@ class SqliteEventStore(StoreBase):
         Keyword options are the fields of :class:`SqliteSettings`.
         """
         settings = SqliteSettings(path=os.fspath(path), **options)
-        directory = os.path.dirname(os.path.abspath(settings.path))
-        if not os.path.isdir(directory):
-            raise StoreUnavailable(f"cannot open {settings.path!r}: folder {directory!r} does not exist")
         store = cls(settings, limits)
         try:
             await asyncio.to_thread(store._prepare)
@@ -84,6 +81,11 @@ class SqliteEventStore(StoreBase):
         return store
 
     def _prepare(self) -> None:
+        directory = os.path.dirname(os.path.abspath(self.settings.path))
+        if not os.path.isdir(directory):
+            raise StoreUnavailable(
+                f"cannot open {self.settings.path!r}: folder {directory!r} does not exist"
+            )
         conn = open_connection(self.settings)
         try:
             migrate(conn)
@@ -142,7 +144,9 @@ class SqliteEventStore(StoreBase):
         count = _NO_LIMIT if limit is None else limit
         if backwards:
             start = _MAX_VERSION if from_version is None else from_version
-            return await self._in_reader(self._query_events, _READ_BACKWARD, (stream_id, start, count))
+            return await self._in_reader(
+                self._query_events, _READ_BACKWARD, (stream_id, start, count)
+            )
         start = 1 if from_version is None else from_version
         return await self._in_reader(self._query_events, _READ_FORWARD, (stream_id, start, count))
 

@@ -57,13 +57,13 @@ class _Rejected(Exception):
 class SqliteWriter:
     """Owns the write connection and the thread that uses it."""
 
-    def __init__(
-        self, settings: SqliteSettings, on_commit: Callable[[int], None]
-    ) -> None:
+    def __init__(self, settings: SqliteSettings, on_commit: Callable[[int], None]) -> None:
         self._settings = settings
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[AppendRequest | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="factstream-sqlite-writer", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="factstream-sqlite-writer", daemon=True
+        )
         self._conn: sqlite3.Connection | None = None
         self._started = threading.Event()
         self._startup_error: BaseException | None = None
@@ -226,7 +226,9 @@ class SqliteWriter:
             raise _Rejected(exc) from None
 
 
-def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., object], *args: object) -> None:
+def _call_soon(
+    loop: asyncio.AbstractEventLoop, callback: Callable[..., object], *args: object
+) -> None:
     try:
         loop.call_soon_threadsafe(callback, *args)
     except RuntimeError:
