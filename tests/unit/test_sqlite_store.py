@@ -14,7 +14,7 @@ from factstream.store.sqlite.schema import SCHEMA_VERSION
 
 
 def _synchronous_pragma(store: fs.SqliteEventStore) -> int:
-    conn, _ = store._reader()
+    conn = store._reader()
     return int(conn.execute("PRAGMA synchronous").fetchall()[0][0])
 
 

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 from ...events import AppendResult, ExpectedVersion, RecordedEvent, StoreUnavailable
 from ..base import StoreBase
-from ..encoding import EncodedEvent, RowDecoder, uuid_from_bytes
+from ..encoding import EncodedEvent
+from ..envelope import decode_envelope
 from ..limits import StoreLimits
 from .connection import SqliteSettings, open_connection
 from .schema import migrate
@@ -23,18 +24,13 @@ __all__ = ["SqliteEventStore"]
 
 T = TypeVar("T")
 
-_COLUMNS = (
-    "position, id, stream_id, version, type, schema_version, data, metadata, "
-    "correlation_id, causation_id, recorded_at"
-)
 _READ_FORWARD = (
-    f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?"
+    "SELECT body FROM events WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?"
 )
 _READ_BACKWARD = (
-    f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version <= ? "
-    "ORDER BY version DESC LIMIT ?"
+    "SELECT body FROM events WHERE stream_id = ? AND version <= ? ORDER BY version DESC LIMIT ?"
 )
-_READ_ALL = f"SELECT {_COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?"
+_READ_ALL = "SELECT body FROM events WHERE position >= ? ORDER BY position LIMIT ?"
 _STREAM_VERSION = "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1"
 _HEAD = "SELECT max(position) FROM events"
 _NO_LIMIT = -1  # SQLite's LIMIT -1 means none
@@ -106,16 +102,15 @@ class SqliteEventStore(StoreBase):
 
     # -- reads ----------------------------------------------------------------------------
 
-    def _reader(self) -> tuple[sqlite3.Connection, RowDecoder]:
+    def _reader(self) -> sqlite3.Connection:
         local = self._local
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
         if conn is None:
             conn = open_connection(self.settings)
             local.conn = conn
-            local.decoder = RowDecoder()
             with self._reader_lock:
                 self._reader_conns.append(conn)
-        return conn, local.decoder
+        return conn
 
     async def _in_reader(self, work: Callable[..., T], *args: Any) -> T:
         self._check_open()
@@ -123,16 +118,11 @@ class SqliteEventStore(StoreBase):
         return await loop.run_in_executor(self._executor, work, *args)
 
     def _query_events(self, sql: str, params: tuple[Any, ...]) -> list[RecordedEvent]:
-        conn, decoder = self._reader()
-        make = decoder.event
-        to_uuid = uuid_from_bytes
-        return [
-            make(p, to_uuid(i), s, v, t, sv, d, m, c, ca, ts)
-            for (p, i, s, v, t, sv, d, m, c, ca, ts) in conn.execute(sql, params)
-        ]
+        decode = decode_envelope
+        return [decode(body) for (body,) in self._reader().execute(sql, params)]
 
     def _query_scalar(self, sql: str, params: tuple[Any, ...]) -> int:
-        conn, _ = self._reader()
+        conn = self._reader()
         # fetchall, not fetchone: a statement left unfinished keeps its read transaction open,
         # which stops WAL checkpoints from making progress.
         rows = conn.execute(sql, params).fetchall()
@@ -192,7 +182,7 @@ class SqliteEventStore(StoreBase):
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
-        if self._writer._thread.is_alive():
+        if self._writer.alive:
             await asyncio.to_thread(self._writer.stop)
         self._executor.shutdown(wait=True)
         with self._reader_lock:

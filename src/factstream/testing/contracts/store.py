@@ -20,6 +20,7 @@ from ... import (
     RecordedEvent,
     StoreClosed,
     StoreLimits,
+    StreamState,
     WrongExpectedVersion,
 )
 from ...store.base import StoreBase
@@ -227,6 +228,20 @@ class EventStoreContract:
         await store.append("s", events(2), expected_version=2)
         assert await store.append("s", batch, expected_version=0) == original
         assert await store.stream_version("s") == 4
+
+    @pytest.mark.parametrize("expected", [ANY, NO_STREAM])
+    async def test_concurrent_retries_of_one_batch_store_it_once(
+        self, store: StoreBase, expected: int | StreamState
+    ) -> None:
+        batch = events(3)
+        results = await asyncio.gather(
+            *(store.append("s", batch, expected_version=expected) for _ in range(20)),
+            store.append("other", events(1)),
+        )
+        assert all(result == results[0] for result in results[:20])
+        assert results[0].version == 3
+        assert [e.id for e in await store.read("s")] == [e.id for e in batch]
+        assert await store.head_position() == 4
 
     async def test_event_id_stored_in_another_stream_is_refused(self, store: StoreBase) -> None:
         [event] = events(1)
