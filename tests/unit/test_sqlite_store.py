@@ -126,3 +126,37 @@ async def test_appends_after_close_are_refused_and_pending_ones_finish(
     assert len(finished) + len(refused) == 50
     async with fs.connect(f"sqlite:///{tmp_path}/c.db") as again:
         assert await again.head_position() == len(finished)
+
+
+async def test_unknown_or_bad_options_are_refused_clearly(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(fs.UnsupportedUrl, match="unknown SQLite option"):
+        await fs.connect(f"sqlite:///{tmp_path}/o.db?colour=blue")
+    with pytest.raises(fs.UnsupportedUrl, match="readers must be an integer"):
+        await fs.connect(f"sqlite:///{tmp_path}/o.db?readers=many")
+    with pytest.raises(fs.UnsupportedUrl, match="synchronous must be 'full' or 'normal'"):
+        await fs.connect(f"sqlite:///{tmp_path}/o.db?synchronous=off")
+
+
+async def test_a_full_disk_fails_appends_whole_and_keeps_what_was_stored(
+    tmp_path: pathlib.Path,
+) -> None:
+    def tiny_database(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA max_page_count=64")  # about 256 KiB: a disk that fills up
+
+    path = tmp_path / "full.db"
+    stored = 0
+    async with fs.connect(f"sqlite:///{path}", on_connect=tiny_database) as store:
+        with pytest.raises(fs.StoreUnavailable, match="full"):
+            for n in range(10_000):
+                batch = [
+                    fs.NewEvent("Filler", {"n": n, "i": i, "pad": "x" * 300}) for i in range(10)
+                ]
+                await store.append(f"s{n % 3}", batch)
+                stored += 10
+        # The store goes on serving reads, and what was acknowledged is all there.
+        assert len([e async for e in store.read_all()]) == stored
+    async with fs.connect(f"sqlite:///{path}") as store:
+        log = [e async for e in store.read_all()]
+        assert len(log) == stored
+        assert all(e.data["i"] == n % 10 for n, e in enumerate(log))  # whole batches only
+        await store.append("after", [fs.NewEvent("Room", {})])  # no limit any more

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -11,7 +12,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from ...events import AppendResult, ExpectedVersion, RecordedEvent, StoreUnavailable
+from ...events import (
+    AppendResult,
+    ExpectedVersion,
+    RecordedEvent,
+    StoreUnavailable,
+    UnsupportedUrl,
+)
 from ..base import StoreBase
 from ..encoding import EncodedEvent
 from ..envelope import decode_envelope
@@ -21,6 +28,8 @@ from .schema import migrate
 from .writer import AppendRequest, SqliteWriter
 
 __all__ = ["SqliteEventStore"]
+
+_log = logging.getLogger("factstream.store.sqlite")
 
 T = TypeVar("T")
 
@@ -66,7 +75,15 @@ class SqliteEventStore(StoreBase):
 
         Keyword options are the fields of :class:`SqliteSettings`.
         """
-        settings = SqliteSettings(path=os.fspath(path), **options)
+        try:
+            settings = SqliteSettings(path=os.fspath(path), **options)
+        except TypeError as exc:
+            known = ", ".join(f for f in SqliteSettings.__dataclass_fields__ if f != "path")
+            raise UnsupportedUrl(f"unknown SQLite option: {exc}; known options: {known}") from exc
+        if settings.synchronous not in ("FULL", "NORMAL"):
+            raise UnsupportedUrl(
+                f"synchronous must be 'full' or 'normal', got {settings.synchronous!r}"
+            )
         store = cls(settings, limits)
         try:
             await asyncio.to_thread(store._prepare)
@@ -163,17 +180,34 @@ class SqliteEventStore(StoreBase):
 
     async def _watch(self) -> None:
         """While anyone subscribes, poll ``PRAGMA data_version`` to see other processes' commits."""
-        conn = await asyncio.to_thread(open_connection, self.settings)
+        conn: sqlite3.Connection | None = None
+        last: int | None = None
         try:
-            last = None
             while self._subscribers > 0 and not self.closed:
-                version, head = await asyncio.to_thread(_data_version_and_head, conn, last)
-                if version != last:
-                    last = version
-                    self._notifier.advance(head)
+                try:
+                    if conn is None:
+                        conn = await asyncio.to_thread(open_connection, self.settings)
+                    version, head = await asyncio.to_thread(_data_version_and_head, conn, last)
+                except sqlite3.Error:
+                    # Subscribers must not stop seeing other processes' commits over a hiccup
+                    # (a locked or briefly missing file): log, reconnect, go on polling.
+                    _log.warning(
+                        "watching %s for commits failed; retrying",
+                        self.settings.path,
+                        exc_info=True,
+                    )
+                    if conn is not None:
+                        conn.close()
+                        conn = None
+                    self._notifier.poke()
+                else:
+                    if version != last:
+                        last = version
+                        self._notifier.advance(head)
                 await asyncio.sleep(self.settings.poll_interval)
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     # -- closing --------------------------------------------------------------------------
 
