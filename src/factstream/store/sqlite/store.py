@@ -117,6 +117,10 @@ class SqliteEventStore(StoreBase):
             self._writer.submit(AppendRequest(stream_id, batch, expected, future, loop))
             return await future
 
+    def commit_counts(self) -> tuple[int, int]:
+        """(write transactions committed, appends decided in them) since the store opened."""
+        return self._writer.transactions, self._writer.appends
+
     # -- reads ----------------------------------------------------------------------------
 
     def _reader(self) -> sqlite3.Connection:

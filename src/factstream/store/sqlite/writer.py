@@ -68,6 +68,9 @@ class SqliteWriter:
         )
         self._started = threading.Event()
         self._startup_error: BaseException | None = None
+        # Plain counts for observers (read without a lock: ints are replaced atomically).
+        self.transactions = 0
+        self.appends = 0
 
     @property
     def alive(self) -> bool:
@@ -150,6 +153,8 @@ class SqliteWriter:
                 conn.execute("BEGIN IMMEDIATE")
                 outcomes, head = self._apply_one_by_one(conn, group)
             conn.execute("COMMIT")
+            self.transactions += 1
+            self.appends += len(group)
         except BaseException as exc:
             if conn.in_transaction:
                 try:
