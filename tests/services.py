@@ -12,7 +12,9 @@ import socket
 import pytest
 
 REQUIRED = os.environ.get("FACTSTREAM_REQUIRE_SERVICES") == "1"
-POSTGRES_URL = os.environ.get("FACTSTREAM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "FACTSTREAM_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def reachable(host: str, port: int, timeout: float = 1.0) -> bool:

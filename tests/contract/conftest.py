@@ -11,7 +11,9 @@ from .harnesses import HARNESSES, SHARED
 
 
 @pytest.fixture(params=list(HARNESSES))
-async def harness(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> AsyncIterator[StoreHarness]:
+async def harness(
+    request: pytest.FixtureRequest, tmp_path: pathlib.Path
+) -> AsyncIterator[StoreHarness]:
     made = HARNESSES[request.param](tmp_path)
     yield made
     await made.cleanup()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import typer
@@ -33,12 +34,14 @@ async def _demo(url: str, orders: int, console: Console) -> None:
         # A live subscriber, started before anything is written, counts what it sees.
         seen: list[int] = []
         ready = asyncio.Event()
+        progress = asyncio.Event()
 
         async def follow() -> None:
             async with store.subscribe(from_position=start_head + 1) as events:
                 ready.set()
                 async for event in events:
                     seen.append(event.position)
+                    progress.set()
 
         follower = asyncio.create_task(follow())
         await ready.wait()
@@ -91,9 +94,10 @@ async def _demo(url: str, orders: int, console: Console) -> None:
 
         head = await store.head_position()
         while len(seen) < head - start_head:
-            await asyncio.sleep(0.01)
+            progress.clear()
+            await progress.wait()
         follower.cancel()
-        in_order = all(a < b for a, b in zip(seen, seen[1:], strict=False))
+        in_order = all(a < b for a, b in itertools.pairwise(seen))
         console.print(
             f"The live subscriber received {len(seen)} events, "
             f"{'in order' if in_order else 'OUT OF ORDER'}, up to position {seen[-1]}."

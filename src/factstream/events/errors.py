@@ -50,7 +50,10 @@ class DuplicateEventId(FactstreamError):
 
 
 class InvalidEvent(FactstreamError, ValueError):
-    """An append or read was given bad input; the message says what was wrong. Nothing was stored."""
+    """An append or read was given bad input; the message says what was wrong.
+
+    Nothing was stored.
+    """
 
 
 class UnsupportedUrl(FactstreamError, ValueError):

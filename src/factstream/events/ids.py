@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 import uuid
 
 __all__ = ["uuid7"]
+
+_new_uuid = object.__new__
+_set = object.__setattr__
+_SAFE_UNKNOWN = uuid.SafeUUID.unknown
 
 
 class _UUID7Generator:
@@ -17,22 +22,32 @@ class _UUID7Generator:
     randomly each millisecond and incremented within it, so ids made by one process sort in the
     order they were made (RFC 9562, section 6.2, method 1). When the counter overflows, the
     timestamp is advanced by one millisecond rather than going backwards.
+
+    The random bits come from a generator seeded by the OS once per process (and again in a
+    forked child), not from ``os.urandom`` per id: that system call releases the GIL, and on a
+    busy process getting it back costs more than the rest of an append. Ids need to be unique,
+    not secret.
     """
 
-    __slots__ = ("_last_ms", "_counter", "_lock")
+    __slots__ = ("_counter", "_last_ms", "_lock", "_random")
 
     def __init__(self) -> None:
         self._last_ms = 0
         self._counter = 0
         self._lock = threading.Lock()
+        self._random = random.Random(os.urandom(32))
+
+    def reseed(self) -> None:
+        self._random = random.Random(os.urandom(32))
 
     def __call__(self) -> uuid.UUID:
         with self._lock:
             now_ms = time.time_ns() // 1_000_000
+            bits = self._random.getrandbits(72)
             if now_ms > self._last_ms:
                 self._last_ms = now_ms
                 # Leave headroom so a burst within one millisecond rarely overflows.
-                self._counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
+                self._counter = bits >> 62
             else:
                 self._counter += 1
                 if self._counter > 0xFFF:
@@ -40,14 +55,20 @@ class _UUID7Generator:
                     self._counter = 0
             ms = self._last_ms
             counter = self._counter
-        tail = int.from_bytes(os.urandom(8), "big") & 0x3FFF_FFFF_FFFF_FFFF
         value = (ms & 0xFFFF_FFFF_FFFF) << 80
         value |= 0x7 << 76  # version
         value |= counter << 64
         value |= 0x2 << 62  # variant 10xx
-        value |= tail
-        return uuid.UUID(int=value)
+        value |= bits & 0x3FFF_FFFF_FFFF_FFFF
+        made = _new_uuid(uuid.UUID)
+        _set(made, "int", value)
+        _set(made, "is_safe", _SAFE_UNKNOWN)
+        return made
 
 
 uuid7 = _UUID7Generator()
 """Return a new UUIDv7. Ids from one process increase strictly."""
+
+if hasattr(os, "register_at_fork"):
+    # A forked child must not repeat its parent's random sequence.
+    os.register_at_fork(after_in_child=uuid7.reseed)

@@ -54,7 +54,9 @@ class EventStore(Protocol):
         (default: the newest event). A stream that does not exist reads as ``[]``."""
         ...
 
-    def read_all(self, from_position: int = 1, limit: int | None = None) -> AsyncIterator[RecordedEvent]:
+    def read_all(
+        self, from_position: int = 1, limit: int | None = None
+    ) -> AsyncIterator[RecordedEvent]:
         """Iterate over the global log from ``from_position`` in position order."""
         ...
 

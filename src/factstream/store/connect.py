@@ -80,8 +80,12 @@ async def _open(url: str, options: dict[str, Any]) -> StoreBase:
             raise UnsupportedUrl(f"{url!r}: no file path; use sqlite:///events.db")
         if "synchronous" in query:
             query["synchronous"] = str(query["synchronous"]).upper()
-        if "readers" in query:
-            query["readers"] = int(query["readers"])
+        for name in ("readers", "max_group_requests", "max_pending_appends"):
+            if name in query:
+                query[name] = _int_option(url, name, query[name])
+        for name in ("busy_timeout", "poll_interval"):
+            if name in query:
+                query[name] = _float_option(url, name, query[name])
         return await SqliteEventStore.open(path, **{**query, **options})
     if scheme in ("postgresql", "postgres"):
         try:
@@ -95,3 +99,17 @@ async def _open(url: str, options: dict[str, Any]) -> StoreBase:
         f"{url!r}: unknown store URL scheme {parts.scheme!r}; "
         "use memory://, sqlite:///path.db or postgresql://..."
     )
+
+
+def _int_option(url: str, name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise UnsupportedUrl(f"{url!r}: option {name} must be an integer, got {value!r}") from None
+
+
+def _float_option(url: str, name: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise UnsupportedUrl(f"{url!r}: option {name} must be a number, got {value!r}") from None

@@ -89,9 +89,7 @@ def encode_batch(events: Sequence[NewEvent], limits: StoreLimits) -> list[Encode
         InvalidEvent: naming the first problem found; nothing is stored.
     """
     if isinstance(events, (NewEvent, str, bytes, dict)) or not isinstance(events, Sequence):
-        raise InvalidEvent(
-            f"events must be a list of NewEvent, got {type(events).__name__}"
-        )
+        raise InvalidEvent(f"events must be a list of NewEvent, got {type(events).__name__}")
     if not events:
         raise InvalidEvent("cannot append an empty batch: pass at least one NewEvent")
     if len(events) > limits.max_batch_events:
@@ -150,7 +148,7 @@ def uuid_from_bytes(raw: bytes) -> uuid.UUID:
     return value
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def timestamp_from_micros(micros: int) -> dt.datetime:
@@ -158,7 +156,7 @@ def timestamp_from_micros(micros: int) -> dt.datetime:
 
 
 def micros_now() -> int:
-    delta = dt.datetime.now(dt.timezone.utc) - _EPOCH
+    delta = dt.datetime.now(dt.UTC) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 

@@ -16,7 +16,7 @@ class HeadNotifier:
     missed or early wake-up costs one extra query and never an event.
     """
 
-    __slots__ = ("_head", "_changed", "_closed")
+    __slots__ = ("_changed", "_closed", "_head")
 
     def __init__(self, head: int = 0) -> None:
         self._head = head

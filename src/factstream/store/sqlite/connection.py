@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +26,8 @@ class SqliteSettings:
         max_pending_appends: appends queued for the writer before callers wait for room.
         poll_interval: seconds between checks for commits made by other processes, while
             subscriptions are live.
+        on_connect: called with every new connection (the writer's and each reader's) after
+            factstream's own settings, e.g. to set ``PRAGMA cache_size`` or ``mmap_size``.
     """
 
     path: str
@@ -34,9 +37,12 @@ class SqliteSettings:
     max_group_requests: int = 1000
     max_pending_appends: int = 10_000
     poll_interval: float = 0.05
+    on_connect: Callable[[sqlite3.Connection], None] | None = None
 
 
 def open_connection(settings: SqliteSettings) -> sqlite3.Connection:
+    if settings.synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"synchronous must be FULL or NORMAL, got {settings.synchronous!r}")
     conn = sqlite3.connect(
         settings.path,
         timeout=settings.busy_timeout,
@@ -45,4 +51,6 @@ def open_connection(settings: SqliteSettings) -> sqlite3.Connection:
     )
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={settings.synchronous}")
+    if settings.on_connect is not None:
+        settings.on_connect(conn)
     return conn

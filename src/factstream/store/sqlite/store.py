@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -11,9 +12,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from ...events import AppendResult, ExpectedVersion, RecordedEvent, StoreUnavailable
+from ...events import (
+    AppendResult,
+    ExpectedVersion,
+    RecordedEvent,
+    StoreUnavailable,
+    UnsupportedUrl,
+)
 from ..base import StoreBase
-from ..encoding import EncodedEvent, RowDecoder, uuid_from_bytes
+from ..encoding import EncodedEvent
+from ..envelope import decode_envelope
 from ..limits import StoreLimits
 from .connection import SqliteSettings, open_connection
 from .schema import migrate
@@ -21,20 +29,17 @@ from .writer import AppendRequest, SqliteWriter
 
 __all__ = ["SqliteEventStore"]
 
+_log = logging.getLogger("factstream.store.sqlite")
+
 T = TypeVar("T")
 
-_COLUMNS = (
-    "position, id, stream_id, version, type, schema_version, data, metadata, "
-    "correlation_id, causation_id, recorded_at"
-)
 _READ_FORWARD = (
-    f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?"
+    "SELECT body FROM events WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?"
 )
 _READ_BACKWARD = (
-    f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version <= ? "
-    "ORDER BY version DESC LIMIT ?"
+    "SELECT body FROM events WHERE stream_id = ? AND version <= ? ORDER BY version DESC LIMIT ?"
 )
-_READ_ALL = f"SELECT {_COLUMNS} FROM events WHERE position >= ? ORDER BY position LIMIT ?"
+_READ_ALL = "SELECT body FROM events WHERE position >= ? ORDER BY position LIMIT ?"
 _STREAM_VERSION = "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1"
 _HEAD = "SELECT max(position) FROM events"
 _NO_LIMIT = -1  # SQLite's LIMIT -1 means none
@@ -70,10 +75,15 @@ class SqliteEventStore(StoreBase):
 
         Keyword options are the fields of :class:`SqliteSettings`.
         """
-        settings = SqliteSettings(path=os.fspath(path), **options)
-        directory = os.path.dirname(os.path.abspath(settings.path))
-        if not os.path.isdir(directory):
-            raise StoreUnavailable(f"cannot open {settings.path!r}: folder {directory!r} does not exist")
+        try:
+            settings = SqliteSettings(path=os.fspath(path), **options)
+        except TypeError as exc:
+            known = ", ".join(f for f in SqliteSettings.__dataclass_fields__ if f != "path")
+            raise UnsupportedUrl(f"unknown SQLite option: {exc}; known options: {known}") from exc
+        if settings.synchronous not in ("FULL", "NORMAL"):
+            raise UnsupportedUrl(
+                f"synchronous must be 'full' or 'normal', got {settings.synchronous!r}"
+            )
         store = cls(settings, limits)
         try:
             await asyncio.to_thread(store._prepare)
@@ -84,6 +94,11 @@ class SqliteEventStore(StoreBase):
         return store
 
     def _prepare(self) -> None:
+        directory = os.path.dirname(os.path.abspath(self.settings.path))
+        if not os.path.isdir(directory):
+            raise StoreUnavailable(
+                f"cannot open {self.settings.path!r}: folder {directory!r} does not exist"
+            )
         conn = open_connection(self.settings)
         try:
             migrate(conn)
@@ -102,18 +117,21 @@ class SqliteEventStore(StoreBase):
             self._writer.submit(AppendRequest(stream_id, batch, expected, future, loop))
             return await future
 
+    def commit_counts(self) -> tuple[int, int]:
+        """(write transactions committed, appends decided in them) since the store opened."""
+        return self._writer.transactions, self._writer.appends
+
     # -- reads ----------------------------------------------------------------------------
 
-    def _reader(self) -> tuple[sqlite3.Connection, RowDecoder]:
+    def _reader(self) -> sqlite3.Connection:
         local = self._local
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
         if conn is None:
             conn = open_connection(self.settings)
             local.conn = conn
-            local.decoder = RowDecoder()
             with self._reader_lock:
                 self._reader_conns.append(conn)
-        return conn, local.decoder
+        return conn
 
     async def _in_reader(self, work: Callable[..., T], *args: Any) -> T:
         self._check_open()
@@ -121,16 +139,11 @@ class SqliteEventStore(StoreBase):
         return await loop.run_in_executor(self._executor, work, *args)
 
     def _query_events(self, sql: str, params: tuple[Any, ...]) -> list[RecordedEvent]:
-        conn, decoder = self._reader()
-        make = decoder.event
-        to_uuid = uuid_from_bytes
-        return [
-            make(p, to_uuid(i), s, v, t, sv, d, m, c, ca, ts)
-            for (p, i, s, v, t, sv, d, m, c, ca, ts) in conn.execute(sql, params)
-        ]
+        decode = decode_envelope
+        return [decode(body) for (body,) in self._reader().execute(sql, params)]
 
     def _query_scalar(self, sql: str, params: tuple[Any, ...]) -> int:
-        conn, _ = self._reader()
+        conn = self._reader()
         # fetchall, not fetchone: a statement left unfinished keeps its read transaction open,
         # which stops WAL checkpoints from making progress.
         rows = conn.execute(sql, params).fetchall()
@@ -142,7 +155,9 @@ class SqliteEventStore(StoreBase):
         count = _NO_LIMIT if limit is None else limit
         if backwards:
             start = _MAX_VERSION if from_version is None else from_version
-            return await self._in_reader(self._query_events, _READ_BACKWARD, (stream_id, start, count))
+            return await self._in_reader(
+                self._query_events, _READ_BACKWARD, (stream_id, start, count)
+            )
         start = 1 if from_version is None else from_version
         return await self._in_reader(self._query_events, _READ_FORWARD, (stream_id, start, count))
 
@@ -169,17 +184,34 @@ class SqliteEventStore(StoreBase):
 
     async def _watch(self) -> None:
         """While anyone subscribes, poll ``PRAGMA data_version`` to see other processes' commits."""
-        conn = await asyncio.to_thread(open_connection, self.settings)
+        conn: sqlite3.Connection | None = None
+        last: int | None = None
         try:
-            last = None
             while self._subscribers > 0 and not self.closed:
-                version, head = await asyncio.to_thread(_data_version_and_head, conn, last)
-                if version != last:
-                    last = version
-                    self._notifier.advance(head)
+                try:
+                    if conn is None:
+                        conn = await asyncio.to_thread(open_connection, self.settings)
+                    version, head = await asyncio.to_thread(_data_version_and_head, conn, last)
+                except sqlite3.Error:
+                    # Subscribers must not stop seeing other processes' commits over a hiccup
+                    # (a locked or briefly missing file): log, reconnect, go on polling.
+                    _log.warning(
+                        "watching %s for commits failed; retrying",
+                        self.settings.path,
+                        exc_info=True,
+                    )
+                    if conn is not None:
+                        conn.close()
+                        conn = None
+                    self._notifier.poke()
+                else:
+                    if version != last:
+                        last = version
+                        self._notifier.advance(head)
                 await asyncio.sleep(self.settings.poll_interval)
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     # -- closing --------------------------------------------------------------------------
 
@@ -188,7 +220,7 @@ class SqliteEventStore(StoreBase):
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
-        if self._writer._thread.is_alive():
+        if self._writer.alive:
             await asyncio.to_thread(self._writer.stop)
         self._executor.shutdown(wait=True)
         with self._reader_lock:

@@ -1,19 +1,23 @@
-"""The single writer thread: group commit with one savepoint per append.
+"""The single writer thread: group commit.
 
-Appends from every task of the process queue here. The thread takes as many as are waiting,
-opens one write transaction, applies each append inside its own savepoint (a conflict rolls back
-that append only), commits once, and hands every caller its outcome. One fsync then serves the
-whole group, which is where concurrent throughput comes from.
+Appends from every task of the process queue here. The thread takes as many as are waiting and
+commits them in one transaction, so one fsync serves the whole group. Under the write lock it
+reads the current version of every stream in the group with one statement, decides each append
+in queue order (appends to the same stream chain), and inserts all accepted rows with one
+``executemany``. A rejected append never touched the database, so it fails alone. Only when the
+unique index on event ids fires (a re-sent batch racing its original inside one group) does the
+group fall back to one savepoint per append, which gives the same outcomes one append at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import queue
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from ...events import (
@@ -24,21 +28,20 @@ from ...events import (
     WrongExpectedVersion,
 )
 from ...events.versions import satisfied
-from ..encoding import EncodedEvent, micros_now
+from ..encoding import EncodedEvent
+from ..envelope import encode_envelope, stored_event
 from ..idempotency import StoredEvent, match_stored_batch
 from .connection import SqliteSettings, open_connection
 
 __all__ = ["AppendRequest", "SqliteWriter"]
 
-_INSERT = (
-    "INSERT INTO events (position, id, stream_id, version, type, schema_version, data, "
-    "metadata, correlation_id, causation_id, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-)
-_STREAM_VERSION = "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1"
+_INSERT = "INSERT INTO events (position, id, stream_id, version, type, body) VALUES (?,?,?,?,?,?)"
 _HEAD = "SELECT max(position) FROM events"
+_STREAM_VERSION = "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1"
 _MAX_PARAMS = 500
 
 Outcome = AppendResult | BaseException
+_Row = tuple[int, bytes, str, int, str, bytes]
 
 
 class AppendRequest(NamedTuple):
@@ -49,24 +52,29 @@ class AppendRequest(NamedTuple):
     loop: asyncio.AbstractEventLoop
 
 
-class _Rejected(Exception):
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
+class _OneByOne(Exception):
+    """The group cannot be decided in one pass; redo it with a savepoint per append."""
 
 
 class SqliteWriter:
     """Owns the write connection and the thread that uses it."""
 
-    def __init__(
-        self, settings: SqliteSettings, on_commit: Callable[[int], None]
-    ) -> None:
+    def __init__(self, settings: SqliteSettings, on_commit: Callable[[int], None]) -> None:
         self._settings = settings
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[AppendRequest | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="factstream-sqlite-writer", daemon=True)
-        self._conn: sqlite3.Connection | None = None
+        self._thread = threading.Thread(
+            target=self._run, name="factstream-sqlite-writer", daemon=True
+        )
         self._started = threading.Event()
         self._startup_error: BaseException | None = None
+        # Plain counts for observers (read without a lock: ints are replaced atomically).
+        self.transactions = 0
+        self.appends = 0
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def start(self) -> None:
         self._thread.start()
@@ -86,76 +94,74 @@ class SqliteWriter:
 
     def _run(self) -> None:
         try:
-            self._conn = open_connection(self._settings)
-        except BaseException as exc:  # reported to start()
+            conn = open_connection(self._settings)
+        except BaseException as exc:  # reported by start()
             self._startup_error = exc
             self._started.set()
             return
         self._started.set()
-        conn = self._conn
-        stopping = False
         try:
-            while not stopping:
-                first = self._queue.get()
-                if first is None:
-                    break
-                group = [first]
-                while len(group) < self._settings.max_group_requests:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        stopping = True
-                        break
-                    group.append(more)
-                self._commit_group(conn, group)
+            self._serve(conn)
         finally:
             conn.close()
             # Anything still queued (only after an unexpected error) must not hang its caller.
+            error = StoreUnavailable("the SQLite writer stopped")
             while True:
                 try:
                     left = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if left is not None:
-                    _deliver_soon([(left, StoreUnavailable("the SQLite writer stopped"))])
+                    _deliver_soon([(left, error)])
+
+    def _serve(self, conn: sqlite3.Connection) -> None:
+        limit = self._settings.max_group_requests
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            stopping = False
+            while len(group) < limit:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                group.append(more)
+            self._commit_group(conn, group)
+            if stopping:
+                return
 
     def _commit_group(self, conn: sqlite3.Connection, group: list[AppendRequest]) -> None:
-        outcomes: list[tuple[AppendRequest, Outcome]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            error = StoreUnavailable(f"could not start a write transaction on SQLite: {exc}")
-            error.__cause__ = exc
-            _deliver_soon([(request, error) for request in group])
+            _fail(
+                group,
+                StoreUnavailable(f"could not start a write transaction on SQLite: {exc}"),
+                exc,
+            )
             return
         try:
-            head = conn.execute(_HEAD).fetchone()[0] or 0
-            micros = micros_now()
-            for request in group:
-                conn.execute("SAVEPOINT append")
-                try:
-                    result, new = self._apply(conn, request, head, micros)
-                except _Rejected as rejected:
-                    conn.execute("ROLLBACK TO append")
-                    conn.execute("RELEASE append")
-                    outcomes.append((request, rejected.error))
-                    continue
-                conn.execute("RELEASE append")
-                if new:
-                    head = result.position
-                outcomes.append((request, result))
+            try:
+                outcomes, head = self._apply_group(conn, group)
+            except _OneByOne:
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                outcomes, head = self._apply_one_by_one(conn, group)
             conn.execute("COMMIT")
+            self.transactions += 1
+            self.appends += len(group)
         except BaseException as exc:
             if conn.in_transaction:
                 try:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
-            error = StoreUnavailable(f"SQLite write transaction failed: {exc}")
-            error.__cause__ = exc
-            _deliver_soon([(request, error) for request in group])
+            _fail(group, StoreUnavailable(f"SQLite write transaction failed: {exc}"), exc)
             if not isinstance(exc, Exception):
                 raise
             return
@@ -166,67 +172,139 @@ class SqliteWriter:
         self._on_commit(head)
         _deliver(items)
 
-    def _apply(
-        self, conn: sqlite3.Connection, request: AppendRequest, head: int, micros: int
-    ) -> tuple[AppendResult, bool]:
-        stream_id, batch, expected = request.stream_id, request.batch, request.expected
-        row = conn.execute(_STREAM_VERSION, (stream_id,)).fetchone()
-        actual = row[0] if row else 0
-        if not satisfied(expected, actual):
-            existing = self._existing(conn, stream_id, batch)
-            if existing is not None:
-                return existing, False
-            raise _Rejected(WrongExpectedVersion(stream_id, expected, actual))
-        rows = [
-            (
-                head + offset + 1,
-                event.id.bytes,
-                stream_id,
-                actual + offset + 1,
-                event.type,
-                event.schema_version,
-                event.data,
-                event.metadata,
-                event.correlation_id,
-                event.causation_id,
-                micros,
+    # -- deciding appends -----------------------------------------------------------------
+
+    def _apply_group(
+        self, conn: sqlite3.Connection, group: list[AppendRequest]
+    ) -> tuple[list[tuple[AppendRequest, Outcome]], int]:
+        head = _head(conn)
+        now = dt.datetime.now(dt.UTC)
+        versions = _stream_versions(conn, {request.stream_id for request in group})
+        pending: set[uuid.UUID] = set()
+        rows: list[_Row] = []
+        outcomes: list[tuple[AppendRequest, Outcome]] = []
+        for request in group:
+            stream_id, batch = request.stream_id, request.batch
+            actual = versions.get(stream_id, 0)
+            if not satisfied(request.expected, actual):
+                if any(event.id in pending for event in batch):
+                    raise _OneByOne  # a retry of an append earlier in this very group
+                outcomes.append((request, _refusal(conn, request, actual)))
+                continue
+            rows.extend(_rows(stream_id, batch, actual, head, now))
+            pending.update(event.id for event in batch)
+            count = len(batch)
+            versions[stream_id] = actual + count
+            outcomes.append(
+                (request, AppendResult(stream_id, actual + count, head + count, head + 1))
             )
-            for offset, event in enumerate(batch)
-        ]
+            head += count
         try:
             conn.executemany(_INSERT, rows)
-        except sqlite3.IntegrityError as exc:
-            # Only an event id can collide: the version was checked under the write lock.
-            conn.execute("ROLLBACK TO append")
-            existing = self._existing(conn, stream_id, batch)
-            if existing is not None:
-                return existing, False
-            raise _Rejected(StoreUnavailable(f"unexpected constraint failure: {exc}")) from exc
-        count = len(batch)
-        return AppendResult(stream_id, actual + count, head + count, head + 1), True
+        except sqlite3.IntegrityError as exc:  # an event id that is already stored
+            raise _OneByOne from exc
+        return outcomes, head
 
-    def _existing(
-        self, conn: sqlite3.Connection, stream_id: str, batch: list[EncodedEvent]
-    ) -> AppendResult | None:
-        stored: dict[uuid.UUID, StoredEvent] = {}
-        by_bytes = {event.id.bytes: event.id for event in batch}
-        ids = list(by_bytes)
-        for start in range(0, len(ids), _MAX_PARAMS):
-            chunk = ids[start : start + _MAX_PARAMS]
-            marks = ",".join("?" * len(chunk))
-            for row in conn.execute(
-                "SELECT id, stream_id, version, position, type, schema_version, data, metadata, "
-                f"correlation_id, causation_id FROM events WHERE id IN ({marks})",
-                chunk,
-            ):
-                stored[by_bytes[row[0]]] = StoredEvent(*row[1:])
-        try:
-            return match_stored_batch(stream_id, batch, stored)
-        except DuplicateEventId as exc:
-            raise _Rejected(exc) from None
+    def _apply_one_by_one(
+        self, conn: sqlite3.Connection, group: list[AppendRequest]
+    ) -> tuple[list[tuple[AppendRequest, Outcome]], int]:
+        head = _head(conn)
+        now = dt.datetime.now(dt.UTC)
+        outcomes: list[tuple[AppendRequest, Outcome]] = []
+        for request in group:
+            stream_id, batch = request.stream_id, request.batch
+            rows = conn.execute(_STREAM_VERSION, (stream_id,)).fetchall()
+            actual = rows[0][0] if rows else 0
+            if not satisfied(request.expected, actual):
+                outcomes.append((request, _refusal(conn, request, actual)))
+                continue
+            conn.execute("SAVEPOINT append")
+            try:
+                conn.executemany(_INSERT, list(_rows(stream_id, batch, actual, head, now)))
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK TO append")
+                conn.execute("RELEASE append")
+                existing = _existing(conn, stream_id, batch)
+                outcome: Outcome = existing or StoreUnavailable(
+                    f"stream {stream_id!r}: unexplained constraint failure"  # ids only collide
+                )
+                outcomes.append((request, outcome))
+                continue
+            conn.execute("RELEASE append")
+            count = len(batch)
+            outcomes.append(
+                (request, AppendResult(stream_id, actual + count, head + count, head + 1))
+            )
+            head += count
+        return outcomes, head
 
 
-def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., object], *args: object) -> None:
+def _rows(
+    stream_id: str, batch: list[EncodedEvent], actual: int, head: int, now: dt.datetime
+) -> Iterable[_Row]:
+    for offset, event in enumerate(batch, 1):
+        position, version = head + offset, actual + offset
+        body = encode_envelope(event, stream_id, version, position, now)
+        yield (position, event.id.bytes, stream_id, version, event.type, body)
+
+
+def _head(conn: sqlite3.Connection) -> int:
+    return int(conn.execute(_HEAD).fetchall()[0][0] or 0)
+
+
+def _stream_versions(conn: sqlite3.Connection, stream_ids: set[str]) -> dict[str, int]:
+    # One index seek per stream (max over a prefix of the (stream_id, version) index).
+    found: dict[str, int] = {}
+    ids = list(stream_ids)
+    for start in range(0, len(ids), _MAX_PARAMS):
+        chunk = ids[start : start + _MAX_PARAMS]
+        values = ",".join(["(?)"] * len(chunk))
+        sql = (
+            "SELECT s.column1, (SELECT version FROM events WHERE stream_id = s.column1 "
+            f"ORDER BY version DESC LIMIT 1) FROM (VALUES {values}) AS s"
+        )
+        for stream_id, version in conn.execute(sql, chunk).fetchall():
+            if version is not None:
+                found[stream_id] = version
+    return found
+
+
+def _refusal(conn: sqlite3.Connection, request: AppendRequest, actual: int) -> Outcome:
+    """The outcome of an append whose expected version does not hold: a retry, or an error."""
+    existing = _existing(conn, request.stream_id, request.batch)
+    if existing is None:
+        return WrongExpectedVersion(request.stream_id, request.expected, actual)
+    return existing
+
+
+def _existing(
+    conn: sqlite3.Connection, stream_id: str, batch: list[EncodedEvent]
+) -> AppendResult | DuplicateEventId | None:
+    """Look the batch's ids up: the original result of a retry, why the ids clash, or None
+    when none of them is stored."""
+    stored: dict[uuid.UUID, StoredEvent] = {}
+    by_bytes = {event.id.bytes: event.id for event in batch}
+    ids = list(by_bytes)
+    for start in range(0, len(ids), _MAX_PARAMS):
+        chunk = ids[start : start + _MAX_PARAMS]
+        marks = ",".join(["?"] * len(chunk))
+        sql = f"SELECT id, body FROM events WHERE id IN ({marks})"
+        for raw_id, body in conn.execute(sql, chunk).fetchall():
+            stored[by_bytes[raw_id]] = stored_event(body)
+    try:
+        return match_stored_batch(stream_id, batch, stored)
+    except DuplicateEventId as exc:
+        return exc
+
+
+def _fail(group: list[AppendRequest], error: StoreUnavailable, cause: BaseException) -> None:
+    error.__cause__ = cause
+    _deliver_soon([(request, error) for request in group])
+
+
+def _call_soon(
+    loop: asyncio.AbstractEventLoop, callback: Callable[..., object], *args: object
+) -> None:
     try:
         loop.call_soon_threadsafe(callback, *args)
     except RuntimeError:

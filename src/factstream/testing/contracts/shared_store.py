@@ -25,10 +25,15 @@ async def _spawn(*args: str) -> asyncio.subprocess.Process:
 class SharedStoreContract:
     """Subclass with a ``harness`` fixture whose ``url`` other processes can open."""
 
-    async def test_three_processes_append_while_a_fourth_subscribes(self, harness: StoreHarness) -> None:
+    async def test_three_processes_append_while_a_fourth_subscribes(
+        self, harness: StoreHarness
+    ) -> None:
         assert harness.url is not None
         batches = 60
-        sizes = {name: sum(1 + (n * 7 + len(name)) % 5 for n in range(batches)) for name in ("w1", "w22", "w333")}
+        sizes = {
+            name: sum(1 + (n * 7 + len(name)) % 5 for n in range(batches))
+            for name in ("w1", "w22", "w333")
+        }
         total = sum(sizes.values())
         subscriber = await _spawn("subscribe", harness.url, str(total))
         assert subscriber.stdout is not None
@@ -48,7 +53,9 @@ class SharedStoreContract:
         store: StoreBase = await harness.open()
         try:
             log = [[e.position, e.stream_id, e.version, str(e.id)] async for e in store.read_all()]
-            batches_seen = Counter([(e.data["worker"], e.data["batch"]) async for e in store.read_all()])
+            batches_seen = Counter(
+                [(e.data["worker"], e.data["batch"]) async for e in store.read_all()]
+            )
         finally:
             await store.close()
         assert received == log  # every committed event, once, in position order

@@ -1,4 +1,6 @@
-"""Worker processes for multi-process contract tests: ``python -m factstream.testing.contracts.workers``.
+"""Worker processes for the multi-process contract tests.
+
+Run as ``python -m factstream.testing.contracts.workers COMMAND ...``.
 
 ``append URL NAME BATCHES``: appends BATCHES batches of 1..5 events to five streams shared with the
 other workers, reading the version first and retrying on conflicts, so conflicting transactions
@@ -24,7 +26,10 @@ async def append(url: str, name: str, batches: int) -> None:
         for n in range(batches):
             stream = f"shared-{n % 5}"
             size = 1 + (n * 7 + len(name)) % 5
-            batch = [NewEvent("Appended", {"worker": name, "batch": n, "i": i, "of": size}) for i in range(size)]
+            batch = [
+                NewEvent("Appended", {"worker": name, "batch": n, "i": i, "of": size})
+                for i in range(size)
+            ]
             while True:
                 version = await store.stream_version(stream)
                 try:

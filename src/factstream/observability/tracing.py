@@ -1,0 +1,143 @@
+"""OpenTelemetry tracing (extra ``otel``): trace context stored with events, spans around hops.
+
+At append, :class:`TracingEventStore` opens a producer span and stores its W3C trace context
+(``traceparent``, ``tracestate``) in each event's metadata. Whoever processes the event later
+(a projection, the relay, a consumer) calls :func:`process_span`: for one live event the span
+continues the event's trace; for a batch or a replay it only links to the events' traces, so a
+rebuild does not hang millions of spans on old traces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from ..events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
+from ..store.base import EventStore
+from ..store.decorator import StoreDecorator
+from .names import SPAN_APPEND, SPAN_PROCESS
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span, Tracer, TracerProvider
+
+__all__ = ["TRACE_KEYS", "TracingEventStore", "event_context", "process_span"]
+
+TRACE_KEYS = ("traceparent", "tracestate")
+_MAX_LINKS = 128
+_SYSTEM = "factstream"
+
+
+def _tracer(provider: TracerProvider | None) -> Tracer:
+    try:
+        from opentelemetry import trace
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError("tracing needs the 'otel' extra: pip install 'factstream[otel]'") from exc
+    return trace.get_tracer("factstream", tracer_provider=provider)
+
+
+def _common_attributes(events: Sequence[NewEvent] | Sequence[RecordedEvent]) -> dict[str, Any]:
+    attributes: dict[str, Any] = {"messaging.system": _SYSTEM}
+    if events:
+        first = events[0]
+        if first.correlation_id:
+            attributes["factstream.correlation_id"] = first.correlation_id
+        if first.causation_id:
+            attributes["factstream.causation_id"] = first.causation_id
+    return attributes
+
+
+class TracingEventStore(StoreDecorator):
+    """Opens a span per append and stores its trace context in the events' metadata.
+
+    Events that already carry a ``traceparent`` (re-appended or imported ones) keep theirs.
+    """
+
+    def __init__(self, inner: EventStore, tracer_provider: TracerProvider | None = None) -> None:
+        super().__init__(inner)
+        self._tracer = _tracer(tracer_provider)
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: ExpectedVersion = ANY,
+    ) -> AppendResult:
+        from opentelemetry.propagate import inject
+        from opentelemetry.trace import SpanKind
+
+        attributes = _common_attributes(events)
+        attributes["messaging.operation.type"] = "send"
+        attributes["messaging.destination.name"] = stream_id
+        attributes["messaging.batch.message_count"] = len(events)
+        with self._tracer.start_as_current_span(
+            SPAN_APPEND.name, kind=SpanKind.PRODUCER, attributes=attributes
+        ) as span:
+            carrier: dict[str, str] = {}
+            inject(carrier)
+            traced = [_with_trace(event, carrier) for event in events] if carrier else events
+            result = await self.inner.append(stream_id, traced, expected_version)
+            span.set_attribute("factstream.position", result.position)
+            span.set_attribute("factstream.version", result.version)
+            return result
+
+
+def _with_trace(event: NewEvent, carrier: Mapping[str, str]) -> NewEvent:
+    metadata = event.metadata or {}
+    if "traceparent" in metadata:
+        return event
+    return msgspec.structs.replace(event, metadata={**metadata, **carrier})
+
+
+def event_context(event: RecordedEvent) -> Any:
+    """The OpenTelemetry context stored with ``event`` (empty when it carries none)."""
+    from opentelemetry.propagate import extract
+
+    carrier = {key: str(event.metadata[key]) for key in TRACE_KEYS if key in event.metadata}
+    return extract(carrier)
+
+
+@contextmanager
+def process_span(
+    events: Sequence[RecordedEvent],
+    *,
+    consumer: str,
+    live: bool,
+    tracer_provider: TracerProvider | None = None,
+) -> Iterator[Span]:
+    """A consumer span around processing ``events``.
+
+    Args:
+        events: what is being processed (one event or a batch).
+        consumer: who processes (a projection, relay or consumer group name).
+        live: True for events processed as they arrive. One live event continues its trace;
+            a batch, or anything not live (catch-up, replay, rebuild), only links to the traces.
+    """
+    from opentelemetry import trace
+    from opentelemetry.trace import Link, SpanKind
+
+    tracer = _tracer(tracer_provider)
+    attributes = _common_attributes(events)
+    attributes["messaging.operation.type"] = "process"
+    attributes["messaging.consumer.group.name"] = consumer
+    attributes["messaging.batch.message_count"] = len(events)
+    if events:
+        attributes["factstream.position"] = events[-1].position
+    if live and len(events) == 1:
+        context = event_context(events[0])
+        with tracer.start_as_current_span(
+            SPAN_PROCESS.name, context=context, kind=SpanKind.CONSUMER, attributes=attributes
+        ) as span:
+            yield span
+        return
+    links = []
+    for event in events[:_MAX_LINKS]:
+        span_context = trace.get_current_span(event_context(event)).get_span_context()
+        if span_context.is_valid:
+            links.append(Link(span_context))
+    with tracer.start_as_current_span(
+        SPAN_PROCESS.name, kind=SpanKind.CONSUMER, attributes=attributes, links=links
+    ) as span:
+        yield span

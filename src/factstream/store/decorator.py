@@ -1,0 +1,69 @@
+"""A base for decorators that add a concern (metrics, tracing) around any event store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import Self
+
+from ..events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
+from .base import EventStore
+from .subscription import Subscription
+
+__all__ = ["StoreDecorator"]
+
+
+class StoreDecorator:
+    """Delegates every call of the :class:`EventStore` port to ``inner``.
+
+    Subclasses override the calls they observe, e.g. Eventuous's ``TracedEventStore(inner)``.
+    Decorators stack: ``TracingEventStore(InstrumentedEventStore(store, metrics))``.
+    """
+
+    def __init__(self, inner: EventStore) -> None:
+        self.inner = inner
+
+    async def append(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: ExpectedVersion = ANY,
+    ) -> AppendResult:
+        return await self.inner.append(stream_id, events, expected_version)
+
+    async def read(
+        self,
+        stream_id: str,
+        from_version: int | None = None,
+        limit: int | None = None,
+        backwards: bool = False,
+    ) -> list[RecordedEvent]:
+        return await self.inner.read(stream_id, from_version, limit, backwards)
+
+    def read_all(
+        self, from_position: int = 1, limit: int | None = None
+    ) -> AsyncIterator[RecordedEvent]:
+        return self.inner.read_all(from_position, limit)
+
+    def subscribe(self, from_position: int = 1, stream_id: str | None = None) -> Subscription:
+        return self.inner.subscribe(from_position, stream_id)
+
+    async def stream_version(self, stream_id: str) -> int:
+        return await self.inner.stream_version(stream_id)
+
+    async def head_position(self) -> int:
+        return await self.inner.head_position()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

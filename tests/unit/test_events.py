@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pickle
+import uuid
+
+import pytest
+
+import factstream as fs
+from factstream.events.ids import _UUID7Generator
+from factstream.events.versions import describe
+
+
+def test_uuid7_layout_and_order_within_one_millisecond(monkeypatch: pytest.MonkeyPatch) -> None:
+    make = _UUID7Generator()
+    monkeypatch.setattr("time.time_ns", lambda: 1_700_000_000_123_000_000)
+    ids = [make() for _ in range(5000)]  # more than the 12-bit counter holds: it must roll over
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 5000
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
+    assert ids[0].int >> 80 == 1_700_000_000_123
+
+
+def test_uuid7_never_goes_backwards_when_the_clock_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    make = _UUID7Generator()
+    clock = iter([2_000_000_000_000_000_000, 1_000_000_000_000_000_000])
+    monkeypatch.setattr("time.time_ns", lambda: next(clock))
+    first, second = make(), make()
+    assert second > first
+
+
+def test_errors_survive_pickling_for_process_pools() -> None:
+    wrong = fs.WrongExpectedVersion("s", fs.NO_STREAM, 3)
+    again = pickle.loads(pickle.dumps(wrong))
+    assert (again.stream_id, again.expected, again.actual) == ("s", 0, 3)
+    dup = fs.DuplicateEventId(uuid.UUID(int=1), "s", "it is already stored in stream 'x'")
+    copy = pickle.loads(pickle.dumps(dup))
+    assert str(copy) == str(dup)
+    assert copy.event_id == dup.event_id
+
+
+def test_expected_versions_describe_themselves() -> None:
+    assert describe(fs.ANY) == "any"
+    assert describe(fs.STREAM_EXISTS) == "stream exists"
+    assert describe(fs.NO_STREAM) == "no stream (version 0)"
+    assert describe(4) == "version 4"
+    assert repr(fs.ANY) == "fs.ANY"
+
+
+def test_new_event_normalises_ids_and_rejects_bad_fields() -> None:
+    command = uuid.UUID(int=5)
+    event = fs.NewEvent("T", {}, correlation_id=command, causation_id="cause")  # type: ignore[arg-type]
+    assert event.correlation_id == str(command)
+    assert event.causation_id == "cause"
+    with pytest.raises(fs.InvalidEvent, match="correlation_id"):
+        fs.NewEvent("T", {}, correlation_id="")
+    with pytest.raises(fs.InvalidEvent, match="id must be a uuid"):
+        fs.NewEvent("T", {}, id="not-a-uuid")  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        event.type = "U"  # type: ignore[misc]
+
+
+def test_errors_are_factstream_errors_and_bad_input_is_a_value_error() -> None:
+    assert issubclass(fs.InvalidEvent, ValueError)
+    for error in (
+        fs.WrongExpectedVersion,
+        fs.DuplicateEventId,
+        fs.StoreClosed,
+        fs.StoreUnavailable,
+    ):
+        assert issubclass(error, fs.FactstreamError)

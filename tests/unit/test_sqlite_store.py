@@ -1,0 +1,166 @@
+"""What is particular to the SQLite backend (the contract covers the rest)."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import sqlite3
+import sys
+
+import pytest
+
+import factstream as fs
+from factstream.store.sqlite.schema import SCHEMA_VERSION
+
+
+def _synchronous_pragma(store: fs.SqliteEventStore) -> int:
+    conn = store._reader()
+    return int(conn.execute("PRAGMA synchronous").fetchall()[0][0])
+
+
+async def test_url_forms_open_relative_and_absolute_files(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with fs.connect("sqlite:///relative.db") as store:
+        await store.append("s", [fs.NewEvent("T", {})])
+    assert (tmp_path / "relative.db").exists()
+    async with fs.connect(f"sqlite:///{tmp_path}/absolute.db") as store:
+        assert await store.head_position() == 0
+    assert (tmp_path / "absolute.db").exists()
+
+
+async def test_bad_urls_say_what_is_wrong(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(fs.UnsupportedUrl, match="unknown store URL scheme 'mysql'"):
+        await fs.connect("mysql://x")
+    with pytest.raises(fs.UnsupportedUrl, match="no host"):
+        await fs.connect("sqlite://host/x.db")
+    with pytest.raises(fs.UnsupportedUrl, match="no file path"):
+        await fs.connect("sqlite:///")
+    with pytest.raises(fs.StoreUnavailable, match="does not exist"):
+        await fs.connect(f"sqlite:///{tmp_path}/missing/folder/x.db")
+
+
+async def test_file_is_in_wal_mode_with_full_sync_by_default(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "e.db"
+    async with fs.connect(f"sqlite:///{path}") as store:
+        assert isinstance(store, fs.SqliteEventStore)
+        assert store.settings.synchronous == "FULL"
+        assert await store._in_reader(_synchronous_pragma, store) == 2  # FULL
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("SELECT max(version) FROM factstream_migrations").fetchone() == (
+            SCHEMA_VERSION,
+        )
+    finally:
+        conn.close()
+
+
+async def test_synchronous_normal_is_an_option(tmp_path: pathlib.Path) -> None:
+    async with fs.connect(f"sqlite:///{tmp_path}/n.db?synchronous=normal") as store:
+        assert isinstance(store, fs.SqliteEventStore)
+        assert store.settings.synchronous == "NORMAL"
+        assert await store._in_reader(_synchronous_pragma, store) == 1  # NORMAL
+        await store.append("s", [fs.NewEvent("T", {})])
+        assert [e.version for e in await store.read("s")] == [1]
+
+
+async def test_a_file_from_a_newer_factstream_is_refused(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "future.db"
+    async with fs.connect(f"sqlite:///{path}"):
+        pass
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO factstream_migrations VALUES (999, '999_future.sql', 'x')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer than this factstream"):
+        await fs.connect(f"sqlite:///{path}")
+
+
+async def test_processes_opening_a_new_file_at_once_migrate_it_once(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "race.db"
+    script = (
+        "import asyncio, sys, factstream as fs\n"
+        "async def main():\n"
+        "    async with fs.connect(sys.argv[1]) as s:\n"
+        "        await s.append('p', [fs.NewEvent('Opened', {})])\n"
+        "asyncio.run(main())\n"
+    )
+    processes = [
+        await asyncio.create_subprocess_exec(sys.executable, "-c", script, f"sqlite:///{path}")
+        for _ in range(4)
+    ]
+    codes = [await p.wait() for p in processes]
+    assert codes == [0, 0, 0, 0]
+    async with fs.connect(f"sqlite:///{path}") as store:
+        assert [e.version for e in await store.read("p")] == [1, 2, 3, 4]
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM factstream_migrations").fetchone() == (
+        SCHEMA_VERSION,
+    )
+    conn.close()
+
+
+async def test_concurrent_appends_share_transactions(tmp_path: pathlib.Path) -> None:
+    async with fs.connect(f"sqlite:///{tmp_path}/g.db") as store:
+        await asyncio.gather(*(store.append(f"s{n}", [fs.NewEvent("T", {})]) for n in range(200)))
+        log = [e async for e in store.read_all()]
+    # One commit timestamp per transaction: fewer distinct stamps than appends means grouping.
+    assert len(log) == 200
+    assert len({e.timestamp for e in log}) < 200
+
+
+async def test_appends_after_close_are_refused_and_pending_ones_finish(
+    tmp_path: pathlib.Path,
+) -> None:
+    store = await fs.connect(f"sqlite:///{tmp_path}/c.db")
+    pending = [
+        asyncio.ensure_future(store.append(f"s{n}", [fs.NewEvent("T", {})])) for n in range(50)
+    ]
+    await asyncio.sleep(0)
+    await store.close()
+    results = await asyncio.gather(*pending, return_exceptions=True)
+    finished = [r for r in results if isinstance(r, fs.AppendResult)]
+    refused = [r for r in results if isinstance(r, fs.StoreClosed)]
+    assert len(finished) + len(refused) == 50
+    async with fs.connect(f"sqlite:///{tmp_path}/c.db") as again:
+        assert await again.head_position() == len(finished)
+
+
+async def test_unknown_or_bad_options_are_refused_clearly(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(fs.UnsupportedUrl, match="unknown SQLite option"):
+        await fs.connect(f"sqlite:///{tmp_path}/o.db?colour=blue")
+    with pytest.raises(fs.UnsupportedUrl, match="readers must be an integer"):
+        await fs.connect(f"sqlite:///{tmp_path}/o.db?readers=many")
+    with pytest.raises(fs.UnsupportedUrl, match="synchronous must be 'full' or 'normal'"):
+        await fs.connect(f"sqlite:///{tmp_path}/o.db?synchronous=off")
+
+
+async def test_a_full_disk_fails_appends_whole_and_keeps_what_was_stored(
+    tmp_path: pathlib.Path,
+) -> None:
+    def tiny_database(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA max_page_count=64")  # about 256 KiB: a disk that fills up
+
+    path = tmp_path / "full.db"
+    stored = 0
+    async with fs.connect(f"sqlite:///{path}", on_connect=tiny_database) as store:
+        failure: fs.StoreUnavailable | None = None
+        for n in range(10_000):
+            batch = [fs.NewEvent("Filler", {"n": n, "i": i, "pad": "x" * 300}) for i in range(10)]
+            try:
+                await store.append(f"s{n % 3}", batch)
+            except fs.StoreUnavailable as exc:
+                failure = exc
+                break
+            stored += 10
+        assert failure is not None
+        assert "full" in str(failure)
+        # The store goes on serving reads, and what was acknowledged is all there.
+        assert len([e async for e in store.read_all()]) == stored
+    async with fs.connect(f"sqlite:///{path}") as store:
+        log = [e async for e in store.read_all()]
+        assert len(log) == stored
+        assert all(e.data["i"] == n % 10 for n, e in enumerate(log))  # whole batches only
+        await store.append("after", [fs.NewEvent("Room", {})])  # no limit any more
