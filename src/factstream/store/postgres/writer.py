@@ -274,7 +274,9 @@ class PostgresWriter:
         for request, actual in rejected:
             outcome: Outcome
             try:
-                existing = match_stored_batch(request.stream_id, request.batch, stored)
+                existing = match_stored_batch(
+                    request.stream_id, request.batch, _own(request.batch, stored)
+                )
             except DuplicateEventId as exc:
                 outcome = exc
             else:
@@ -296,7 +298,9 @@ class PostgresWriter:
                 continue
             outcome: Outcome
             try:
-                existing = match_stored_batch(request.stream_id, request.batch, stored)
+                existing = match_stored_batch(
+                    request.stream_id, request.batch, _own(request.batch, stored)
+                )
                 assert existing is not None
                 outcome = existing
             except DuplicateEventId as exc:
@@ -383,6 +387,13 @@ class PostgresWriter:
             if item is not None:
                 left.append(item)
         _deliver(left, error)
+
+
+def _own(
+    batch: list[EncodedEvent], stored: dict[uuid.UUID, StoredEvent]
+) -> dict[uuid.UUID, StoredEvent]:
+    """The stored events with the ids of ``batch`` (``stored`` has the whole group's)."""
+    return {event.id: stored[event.id] for event in batch if event.id in stored}
 
 
 def _now() -> float:
