@@ -210,6 +210,9 @@ def is_disconnect(exc: BaseException) -> bool:
             asyncpg.CrashShutdownError,  # 57P02
             asyncpg.CannotConnectNowError,  # 57P03: starting up or in recovery
             asyncpg.TooManyConnectionsError,  # 53300
+            # asyncpg's state after the server ended an idle connection (a FATAL message
+            # arrived between queries): the connection is unusable, the next one is fine.
+            asyncpg.exceptions._base.InternalClientError,
         ),
     ):
         return True

@@ -125,6 +125,7 @@ class PostgresEventStore(StoreBase):
             except Exception as exc:
                 if not is_disconnect(exc):
                     raise
+                await pool.expire_connections()  # after a restart they are all dead: open new ones
                 now = loop.time()
                 if deadline is None:
                     deadline = now + self.settings.reconnect_timeout
