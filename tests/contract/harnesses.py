@@ -42,6 +42,7 @@ class PostgresHarness(StoreHarness):
 
     name = "postgres"
     persistent = True
+    url: str
 
     def __init__(self, _folder: pathlib.Path) -> None:
         services.require("PostgreSQL", "127.0.0.1", 5432)

@@ -70,8 +70,12 @@ class PostgresEventStore(StoreBase):
         try:
             try:
                 writer_conn = await store._connect_writer()
-                if store.settings.migrate:
-                    await migrate(writer_conn, store.settings.schema)
+                try:
+                    if store.settings.migrate:
+                        await migrate(writer_conn, store.settings.schema)
+                except BaseException:
+                    writer_conn.terminate()
+                    raise
                 store._writer.start(writer_conn)
                 store._pool = await open_pool(store.settings)
             except Exception as exc:
