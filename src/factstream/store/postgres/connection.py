@@ -143,13 +143,18 @@ def channel_name(schema: str) -> str:
 
 
 def _server_settings(settings: PostgresSettings, role: str) -> dict[str, str]:
-    return {
+    values = {
         "application_name": f"factstream-{role}",
         "statement_timeout": str(int(settings.statement_timeout * 1000)),
         "idle_in_transaction_session_timeout": str(
             int(settings.idle_in_transaction_timeout * 1000)
         ),
     }
+    if role == "writer":
+        # append_group's statements have one good plan whatever the arrays hold: skip the
+        # custom planning PostgreSQL would otherwise repeat on some calls.
+        values["plan_cache_mode"] = "force_generic_plan"
+    return values
 
 
 # Timestamps arrive as microseconds since 2000-01-01, the form RowDecoder wants from 1970.
