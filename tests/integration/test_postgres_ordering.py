@@ -55,8 +55,11 @@ async def _append_worker(url: str, seed: int, tasks: int, appends: int) -> None:
                 for i in range(size)
             ]
             if mine and roll < 0.15:
-                # Reuses an id stored elsewhere: refused, and rolls back its whole group.
-                batch[-1] = rng.choice(mine)[1][0]
+                # New events and one id already stored: refused, and rolls back its whole group.
+                # (A batch made only of stored events would be an idempotent retry instead.)
+                batch = [*batch[:49], rng.choice(mine)[1][0]]
+                if len(batch) == 1:
+                    batch.insert(0, fs.NewEvent("Appended", {"seed": seed, "task": number, "n": n}))
                 with pytest.raises(fs.DuplicateEventId):
                     await store.append(stream, batch)
                 counts["duplicates"] += 1
@@ -119,25 +122,40 @@ async def pg(tmp_path: pathlib.Path) -> AsyncIterator[Any]:
 _ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-async def _spawn(*args: str) -> asyncio.subprocess.Process:
+async def _spawn(
+    spawned: list[asyncio.subprocess.Process], *args: str
+) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(_ROOT / "src"), str(_ROOT)])}
-    return await asyncio.create_subprocess_exec(
+    process = await asyncio.create_subprocess_exec(
         sys.executable, __file__, *args, stdout=asyncio.subprocess.PIPE, env=env
     )
+    spawned.append(process)
+    return process
+
+
+async def _reap(spawned: list[asyncio.subprocess.Process]) -> None:
+    """Stop workers a failed test left behind, so they do not outlive it."""
+    for process in spawned:
+        if process.returncode is None:
+            process.kill()
+        await process.communicate()
 
 
 @pytest.mark.postgres
 @pytest.mark.slow
 async def test_subscribers_in_other_processes_hold_exactly_the_committed_log(pg: Any) -> None:
     store = await pg.open()  # creates the schema before the workers race to
+    spawned: list[asyncio.subprocess.Process] = []
     try:
         async with asyncio.timeout(150):
-            early = [await _spawn("subscribe", pg.url, "0") for _ in range(2)]
+            early = [await _spawn(spawned, "subscribe", pg.url, "0") for _ in range(2)]
             for process in early:
                 assert process.stdout is not None
                 assert (await process.stdout.readline()).strip() == b"ready"
-            late = await _spawn("subscribe", pg.url, "3000")
-            writers = [await _spawn("append", pg.url, str(seed), "10", "40") for seed in range(3)]
+            late = await _spawn(spawned, "subscribe", pg.url, "3000")
+            writers = [
+                await _spawn(spawned, "append", pg.url, str(seed), "10", "40") for seed in range(3)
+            ]
             reports = []
             for writer in writers:
                 out, _ = await writer.communicate()
@@ -152,6 +170,7 @@ async def test_subscribers_in_other_processes_hold_exactly_the_committed_log(pg:
                 received.append([json.loads(line) for line in lines])
         log = [[e.position, e.stream_id, e.version, str(e.id)] async for e in store.read_all()]
     finally:
+        await _reap(spawned)
         await store.close()
 
     # The log itself: increasing positions, each id once, each stream's versions contiguous.

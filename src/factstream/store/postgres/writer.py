@@ -116,7 +116,10 @@ class PostgresWriter:
                 continue
             group, saw_end = self._group(first)
             stopping = stopping or saw_end
-            await self._commit_group(group)
+            try:
+                await self._commit_group(group)
+            except Exception as exc:  # a bug must not leave callers waiting or stop the writer
+                _deliver(group, _unavailable(f"append failed unexpectedly: {exc!r}", exc))
         # The owed wake-up, so other processes do not wait for their next poll.
         if self._notify_owed:
             with contextlib.suppress(Exception):
