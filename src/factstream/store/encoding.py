@@ -138,12 +138,12 @@ def encode_batch(events: Sequence[NewEvent], limits: StoreLimits) -> list[Encode
                 ),
             )
         )
-    if len(encoded) > 1 and len({event.id.int for event in encoded}) != len(encoded):
+    if len(encoded) > 1 and len({item.id.int for item in encoded}) != len(encoded):
         seen: set[int] = set()
-        for index, event in enumerate(encoded):
-            if event.id.int in seen:
-                raise InvalidEvent(f"event #{index}: id {event.id} appears twice in the batch")
-            seen.add(event.id.int)
+        for index, item in enumerate(encoded):
+            if item.id.int in seen:
+                raise InvalidEvent(f"event #{index}: id {item.id} appears twice in the batch")
+            seen.add(item.id.int)
     return encoded
 
 
