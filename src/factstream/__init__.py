@@ -23,6 +23,19 @@ from .events import (
     WrongExpectedVersion,
     uuid7,
 )
+from .projections import (
+    DeadLetter,
+    DeadLetters,
+    PostgresTarget,
+    Projection,
+    ProjectionFailed,
+    ProjectionOutdated,
+    ProjectionRunner,
+    RetryPolicy,
+    SqliteTarget,
+    SqlTransaction,
+    handles,
+)
 from .store import EventStore, MemoryEventStore, StoreLimits, Subscription, connect
 
 if TYPE_CHECKING:
@@ -51,6 +64,18 @@ __all__ = [
     "Subscription",
     "UnsupportedUrl",
     "WrongExpectedVersion",
+    # the read side
+    "DeadLetter",
+    "DeadLetters",
+    "PostgresTarget",
+    "Projection",
+    "ProjectionFailed",
+    "ProjectionOutdated",
+    "ProjectionRunner",
+    "RetryPolicy",
+    "SqlTransaction",
+    "SqliteTarget",
+    "handles",
     "__version__",
     "connect",
     "uuid7",
