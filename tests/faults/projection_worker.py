@@ -1,6 +1,6 @@
 """A process that runs the ledger projection until it is killed.
 
-Usage: projection_worker.py STORE_URL TARGET MODE BATCH_SIZE
+Usage: projection_worker.py STORE_URL TARGET MODE BATCH_SIZE [HEARTBEAT_SECONDS]
     TARGET: ``sqlite:PATH`` or ``postgres:DSN#SCHEMA``.
     MODE: ``run`` prints each committed checkpoint; ``block-at:N`` sends the writes of the batch
     so far to the database (inside the open transaction), prints ``MID N`` when it reaches the
@@ -63,7 +63,9 @@ def parse_target(spec: str) -> SqlTarget:
     return PostgresTarget(dsn, schema)
 
 
-async def main(store_url: str, target: str, mode: str, batch_size: int) -> None:
+async def main(
+    store_url: str, target: str, mode: str, batch_size: int, heartbeat: float = 5.0
+) -> None:
     projection = Ledger()
     if mode.startswith("block-at:"):
         projection.block_at = int(mode.split(":", 1)[1])
@@ -73,10 +75,12 @@ async def main(store_url: str, target: str, mode: str, batch_size: int) -> None:
             projection,
             parse_target(target),
             batch_size=batch_size,
+            heartbeat_interval=heartbeat,
             on_commit=lambda position: print(position, flush=True),
         )
         await runner.run()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])))
+    extra = [float(sys.argv[5])] if len(sys.argv) > 5 else []
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), *extra))

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .errors import CheckpointConflict, GenerationChanged
-from .readmodels.sql import SqlSession, SqlTransaction
+from .readmodels.sql import Row, SqlSession, SqlTransaction
 
 __all__ = ["CheckpointKey", "advance", "guard", "load_checkpoints"]
 
@@ -49,42 +49,46 @@ async def load_checkpoints(
     return {partition: found[partition] for partition in wanted}
 
 
-async def guard(
+def guard(
     tx: SqlTransaction,
     key: CheckpointKey,
     expected: Mapping[int, int],
     *,
     require_active: bool,
 ) -> None:
-    """Begin the batch: lock the checkpoints and check nobody else moved them, and (for the
-    live runner) that its generation is still the active one.
+    """Make the batch's transaction begin by locking the checkpoints and checking nobody
+    else moved them, and (for the live runner) that its generation is still the active one.
 
-    Raises:
+    The check runs when the transaction begins (first read, or commit) and raises there:
         CheckpointConflict: a checkpoint is not at the expected position.
         GenerationChanged: ``require_active`` and the generation is not active any more.
     """
     postgres = tx.dialect == "postgres"
     marks = ",".join("?" * len(expected))
-    rows = await tx.fetch(
+    sql = tx._names.prepare(
         "SELECT c.partition, c.position, p.state FROM factstream_checkpoints c "
         "JOIN factstream_projections p ON p.name = c.name AND p.generation = c.generation "
         f"WHERE c.name = ? AND c.generation = ? AND c.partition IN ({marks})"
-        + (" FOR UPDATE OF c FOR SHARE OF p" if postgres else ""),
-        (key.name, key.generation, *expected),
+        + (" FOR UPDATE OF c FOR SHARE OF p" if postgres else "")
     )
-    found = {int(partition): (int(position), state) for partition, position, state in rows}
-    for partition, position in expected.items():
-        stored = found.get(partition)
-        if stored is None or stored[0] != position:
-            raise CheckpointConflict(
-                f"projection {key.name!r} generation {key.generation} partition {partition}: "
-                f"checkpoint is at {None if stored is None else stored[0]}, expected {position} "
-                "(is another runner of this projection running?)"
-            )
-        if require_active and stored[1] != "active":
-            raise GenerationChanged(
-                f"projection {key.name!r}: generation {key.generation} is {stored[1]} now"
-            )
+    wanted = dict(expected)
+
+    def check(rows: list[Row]) -> None:
+        found = {int(partition): (int(position), state) for partition, position, state in rows}
+        for partition, position in wanted.items():
+            stored = found.get(partition)
+            if stored is None or stored[0] != position:
+                raise CheckpointConflict(
+                    f"projection {key.name!r} generation {key.generation} partition "
+                    f"{partition}: checkpoint is at {None if stored is None else stored[0]}, "
+                    f"expected {position} (is another runner of this projection running?)"
+                )
+            if require_active and stored[1] != "active":
+                raise GenerationChanged(
+                    f"projection {key.name!r}: generation {key.generation} is {stored[1]} now"
+                )
+
+    tx._set_guard((sql, (key.name, key.generation, *wanted), check))
 
 
 def advance(tx: SqlTransaction, key: CheckpointKey, positions: Mapping[int, int]) -> None:

@@ -19,6 +19,8 @@ from .errors import CheckpointConflict, GenerationChanged, ProjectionFailed
 from .policy import RetryPolicy, partition_of
 from .projection import Projection
 from .readmodels.base import ReadModel
+from .heartbeats import Heartbeat
+from .readmodels.sql import SqlTarget
 from .targets import Target, open_read_model
 
 __all__ = ["ProjectionRunner"]
@@ -58,6 +60,9 @@ class ProjectionRunner:
         owned: the partitions this runner applies (all by default); see
             :class:`PartitionedWorker` for sharing them between processes.
         runner_id: this runner's id in heartbeats and leases (a new UUID by default).
+        heartbeat_interval: seconds between heartbeats stored with the read model (SQL
+            targets), so ``factstream projections status`` can tell dead and stuck runners;
+            ``None`` for none.
         on_commit: called with the checkpoint after each committed batch (progress bars).
     """
 
@@ -74,6 +79,7 @@ class ProjectionRunner:
         partitions: int = 1,
         owned: Iterable[int] | None = None,
         runner_id: str | None = None,
+        heartbeat_interval: float | None = 5.0,
         on_commit: Callable[[int], None] | None = None,
     ) -> None:
         if batch_size < 1:
@@ -102,6 +108,11 @@ class ProjectionRunner:
         self._queue: asyncio.Queue[object] | None = None
         self._restart = False
         self.last_progress = time.time()
+        self._heartbeat: Heartbeat | None = None
+        if heartbeat_interval is not None and isinstance(target, SqlTarget):
+            self._heartbeat = Heartbeat(
+                target, self.runner_id, projection.name, heartbeat_interval, self._report
+            )
 
     # -- public surface -------------------------------------------------------------------
 
@@ -138,18 +149,34 @@ class ProjectionRunner:
         if self._task is not None:
             raise RuntimeError("the runner is started already")
         await self._open()
+        if self._heartbeat is not None:
+            await self._heartbeat.start()
         self._task = asyncio.get_running_loop().create_task(
             self._main(), name=f"factstream-projection-{self.projection.name}"
         )
 
-    async def stop(self) -> None:
-        """Finish the batch in progress, then stop and close the read model's connection."""
+    async def stop(self, grace: float = 10.0) -> None:
+        """Finish the batch in progress, then stop and close the read model's connection.
+
+        Args:
+            grace: seconds to let the batch in progress finish; after that it is cancelled
+                (and rolled back: nothing of it is applied).
+        """
         self._stopping = True
         self._wake()
         task = self._task
         if task is not None and not task.done():
-            with contextlib.suppress(Exception):
+            await asyncio.wait({task}, timeout=grace)
+            if not task.done():
+                task.cancel()
+            with contextlib.suppress(BaseException):
                 await task
+        if self._heartbeat is not None:
+            error = self._error
+            await self._heartbeat.stop(
+                "failed" if error is not None else "stopped",
+                None if error is None else "".join(traceback.format_exception_only(error)),
+            )
         if self._model is not None:
             model, self._model = self._model, None
             with contextlib.suppress(Exception):
@@ -296,9 +323,16 @@ class ProjectionRunner:
             if not isinstance(exc, asyncio.CancelledError):
                 _log.error("projection %s failed", self.projection.name, exc_info=True)
                 self._error = exc
+                if self._heartbeat is not None:
+                    await self._heartbeat.stop(
+                        "failed", "".join(traceback.format_exception_only(exc)).strip()
+                    )
             raise
         finally:
             self._progress_set()
+
+    def _report(self) -> tuple[int, int, frozenset[int], float]:
+        return (self.generation or 0, self.position, frozenset(self._owned), self.last_progress)
 
     def store_closed(self) -> bool:
         return bool(getattr(self.store, "closed", False))

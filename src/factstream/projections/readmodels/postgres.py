@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .dialect import POSTGRES
 from .migrations import MIGRATIONS_TABLE, migrations, statements
-from .sql import Op, Row, SqlSession, SqlTarget
+from .sql import Guard, Op, Row, SqlSession, SqlTarget
 
 __all__ = ["PostgresTarget"]
 
@@ -86,9 +86,16 @@ class PostgresSession(SqlSession):
                 await conn.executemany(sql, [params for _, params in ops[index:end]])
             index = end
 
-    async def begin(self) -> None:
+    async def begin(self, guard: Guard | None = None) -> None:
         self._transaction = self._conn.transaction()
         await self._transaction.start()
+        if guard is not None:
+            sql, params, check = guard
+            try:
+                check([tuple(r) for r in await self._conn.fetch(sql, *params)])
+            except BaseException:
+                await self.rollback()
+                raise
 
     async def run(self, ops: Sequence[Op]) -> None:
         await self._run(ops)
@@ -97,7 +104,9 @@ class PostgresSession(SqlSession):
         await self._run(ops)
         return [tuple(record) for record in await self._conn.fetch(sql, *params)]
 
-    async def commit(self, ops: Sequence[Op]) -> None:
+    async def commit(self, ops: Sequence[Op], begin: Guard | None = None) -> None:
+        if begin is not None:
+            await self.begin(begin)
         await self._run(ops)
         transaction, self._transaction = self._transaction, None
         await transaction.commit()

@@ -14,10 +14,12 @@ from typing import Any
 
 from .dialect import Dialect
 
-__all__ = ["Op", "Row", "SqlSession", "SqlTarget", "SqlTransaction", "TableNames"]
+__all__ = ["Guard", "Op", "Row", "SqlSession", "SqlTarget", "SqlTransaction", "TableNames"]
 
 Row = tuple[Any, ...]
 Op = tuple[str, Sequence[Any]]
+Guard = tuple[str, Sequence[Any], Callable[[list[Row]], None]]
+"""A query run first in a transaction, and a check of its rows that raises to roll back."""
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -53,7 +55,9 @@ class SqlSession(abc.ABC):
     dialect: Dialect
 
     @abc.abstractmethod
-    async def begin(self) -> None: ...
+    async def begin(self, guard: Guard | None = None) -> None:
+        """Begin a write transaction, then run ``guard``'s query and check (rolling back
+        when the check raises)."""
 
     @abc.abstractmethod
     async def run(self, ops: Sequence[Op]) -> None:
@@ -64,8 +68,9 @@ class SqlSession(abc.ABC):
         """Execute ``ops``, then the query ``sql``; return its rows."""
 
     @abc.abstractmethod
-    async def commit(self, ops: Sequence[Op]) -> None:
-        """Execute ``ops``, then commit."""
+    async def commit(self, ops: Sequence[Op], begin: Guard | None = None) -> None:
+        """Execute ``ops``, then commit. With ``begin``, the transaction is not open yet:
+        begin it and run the guard first (all in one round trip where the database allows)."""
 
     @abc.abstractmethod
     async def rollback(self) -> None: ...
@@ -120,6 +125,7 @@ class SqlTransaction:
         self._ops: list[Op] = []
         self._begun = False
         self._after_commit: list[Callable[[], Any]] = []
+        self._guard: Guard | None = None
         self.dialect = names.dialect.name
 
     def table(self, name: str) -> str:
@@ -163,10 +169,19 @@ class SqlTransaction:
 
     # -- used by the runner ---------------------------------------------------------------
 
+    def _set_guard(self, guard: Guard) -> None:
+        """Run ``guard`` when the transaction begins. The transaction begins at the first
+        read or at commit, so a handler that waits holds no lock while it waits."""
+        self._guard = guard
+
     async def _ensure_begun(self) -> None:
         if not self._begun:
             self._begun = True
-            await self._session.begin()
+            try:
+                await self._session.begin(self._guard)
+            except BaseException:
+                self._begun = False
+                raise
 
     async def _flush(self) -> None:
         await self._ensure_begun()
@@ -178,9 +193,11 @@ class SqlTransaction:
         self._ops.append((sql, params))
 
     async def _commit(self) -> list[Callable[[], Any]]:
-        await self._ensure_begun()
         ops, self._ops = self._ops, []
-        await self._session.commit(ops)
+        if self._begun:
+            await self._session.commit(ops)
+        else:
+            await self._session.commit(ops, begin=self._guard or ("SELECT 1", (), _accept))
         self._begun = False
         callbacks, self._after_commit = self._after_commit, []
         return callbacks
@@ -194,3 +211,7 @@ class SqlTransaction:
 
     def _discard_queued(self) -> None:
         self._ops = []
+
+
+def _accept(rows: list[Row]) -> None:
+    return None

@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 
 from .dialect import SQLITE
 from .migrations import MIGRATIONS_TABLE, migrations, statements
-from .sql import Op, Row, SqlSession, SqlTarget
+from .sql import Guard, Op, Row, SqlSession, SqlTarget
 
 __all__ = ["SqliteTarget"]
 
@@ -94,18 +94,33 @@ class SqliteSession(SqlSession):
             raise sqlite3.ProgrammingError("the read-model session is closed")
         return self._conn
 
-    def _begin(self) -> None:
-        self._connection().execute("BEGIN IMMEDIATE")
+    def _begin(self, guard: Guard | None) -> None:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        if guard is not None:
+            sql, params, check = guard
+            try:
+                check(conn.execute(sql, params).fetchall())
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def _fetch(self, ops: Sequence[Op], sql: str, params: Sequence[Any]) -> list[Row]:
         conn = self._connection()
         _run_ops(conn, ops)
         return conn.execute(sql, params).fetchall()
 
-    def _commit(self, ops: Sequence[Op]) -> None:
+    def _commit(self, ops: Sequence[Op], begin: Guard | None) -> None:
         conn = self._connection()
-        _run_ops(conn, ops)
-        conn.execute("COMMIT")
+        if begin is not None:
+            self._begin(begin)
+        try:
+            _run_ops(conn, ops)
+            conn.execute("COMMIT")
+        except BaseException:
+            if begin is not None and conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def _rollback(self) -> None:
         conn = self._connection()
@@ -146,8 +161,8 @@ class SqliteSession(SqlSession):
             conn.execute("ROLLBACK")
             raise
 
-    async def begin(self) -> None:
-        await self._call(self._begin)
+    async def begin(self, guard: Guard | None = None) -> None:
+        await self._call(self._begin, guard)
 
     async def run(self, ops: Sequence[Op]) -> None:
         await self._call(_run_ops, self._connection(), ops)
@@ -155,8 +170,8 @@ class SqliteSession(SqlSession):
     async def fetch(self, ops: Sequence[Op], sql: str, params: Sequence[Any]) -> list[Row]:
         return await self._call(self._fetch, ops, sql, params)
 
-    async def commit(self, ops: Sequence[Op]) -> None:
-        await self._call(self._commit, ops)
+    async def commit(self, ops: Sequence[Op], begin: Guard | None = None) -> None:
+        await self._call(self._commit, ops, begin)
 
     async def rollback(self) -> None:
         await self._call(self._rollback)

@@ -24,7 +24,7 @@ class _SqlBatch(BatchTransaction):
 
     async def begin(self, expected: Mapping[int, int]) -> None:
         model = self._model
-        await checkpoints.guard(self.handle, model.key, expected, require_active=model.live)
+        checkpoints.guard(self.handle, model.key, expected, require_active=model.live)
 
     def park(self, event: RecordedEvent, error: str | None, attempts: int) -> None:
         model = self._model

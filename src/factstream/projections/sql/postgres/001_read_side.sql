@@ -56,7 +56,8 @@ CREATE TABLE factstream_runners (
     started_at   DOUBLE PRECISION NOT NULL,
     heartbeat_at DOUBLE PRECISION NOT NULL,
     progress_at  DOUBLE PRECISION NOT NULL,
-    state        TEXT    NOT NULL,
+    beat_every   DOUBLE PRECISION NOT NULL, -- seconds between heartbeats
+    state        TEXT    NOT NULL, -- running | stopped | failed
     error        TEXT
 );
 

@@ -56,7 +56,8 @@ CREATE TABLE factstream_runners (
     started_at   REAL    NOT NULL,
     heartbeat_at REAL    NOT NULL,
     progress_at  REAL    NOT NULL,
-    state        TEXT    NOT NULL,
+    beat_every   REAL    NOT NULL, -- seconds between heartbeats
+    state        TEXT    NOT NULL, -- running | stopped | failed
     error        TEXT
 );
 
