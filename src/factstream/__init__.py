@@ -51,6 +51,19 @@ from .schema import (
     UnknownEventType,
     UpcastError,
 )
+from .projections import (
+    DeadLetter,
+    DeadLetters,
+    PostgresTarget,
+    Projection,
+    ProjectionFailed,
+    ProjectionOutdated,
+    ProjectionRunner,
+    RetryPolicy,
+    SqliteTarget,
+    SqlTransaction,
+    handles,
+)
 from .store import EventStore, MemoryEventStore, StoreLimits, Subscription, connect
 
 if TYPE_CHECKING:
@@ -101,6 +114,18 @@ __all__ = [
     "UpcastError",
     "WrongExpectedVersion",
     "applies",
+    # the read side
+    "DeadLetter",
+    "DeadLetters",
+    "PostgresTarget",
+    "Projection",
+    "ProjectionFailed",
+    "ProjectionOutdated",
+    "ProjectionRunner",
+    "RetryPolicy",
+    "SqlTransaction",
+    "SqliteTarget",
+    "handles",
     "connect",
     "creates",
     "updates",
