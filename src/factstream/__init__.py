@@ -43,14 +43,6 @@ from .events import (
     WrongExpectedVersion,
     uuid7,
 )
-from .schema import (
-    EventRegistry,
-    EventValidationError,
-    RegistrationError,
-    SchemaError,
-    UnknownEventType,
-    UpcastError,
-)
 from .projections import (
     DeadLetter,
     DeadLetters,
@@ -63,6 +55,14 @@ from .projections import (
     SqliteTarget,
     SqlTransaction,
     handles,
+)
+from .schema import (
+    EventRegistry,
+    EventValidationError,
+    RegistrationError,
+    SchemaError,
+    UnknownEventType,
+    UpcastError,
 )
 from .store import EventStore, MemoryEventStore, StoreLimits, Subscription, connect
 
