@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..projections import DeadLetters
-from ..projections.targets import target_from_url
+from ..projections.targets import sql_target_from_url
 
 dlq = typer.Typer(help="Dead letters: events a projection parked after its handler failed.")
 
@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _letters(target: str, projection: str) -> DeadLetters:
-    return DeadLetters(target_from_url(target), projection)
+    return DeadLetters(sql_target_from_url(target), projection)
 
 
 @dlq.command("list")

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..projections.heartbeats import ProjectionStatus, projection_status
-from ..projections.targets import target_from_url
+from ..projections.targets import sql_target_from_url
 from ..store import connect
 
 projections = typer.Typer(help="Projections: read models, their runners and rebuilds.")
@@ -52,7 +52,7 @@ def status(
                 head = await opened.head_position()
         return list(
             await projection_status(
-                target_from_url(target),
+                sql_target_from_url(target),
                 head,
                 stuck_after=stuck_after,
                 include_stopped=all_runners,

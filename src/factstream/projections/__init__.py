@@ -1,5 +1,6 @@
 """The read side: projections, their runners, read models and dead letters."""
 
+from .cache import RedisQueryCache
 from .deadletters import DeadLetter, DeadLetters, ParkedStream
 from .errors import (
     CheckpointConflict,
@@ -11,6 +12,7 @@ from .errors import (
 from .policy import RetryPolicy, partition_of
 from .projection import Projection, handles
 from .readmodels.postgres import PostgresTarget
+from .readmodels.redis import RedisTarget, RedisTransaction
 from .readmodels.sql import SqlTarget, SqlTransaction
 from .readmodels.sqlite import SqliteTarget
 from .runner import ProjectionRunner
@@ -22,6 +24,9 @@ __all__ = [
     "GenerationChanged",
     "ParkedStream",
     "PostgresTarget",
+    "RedisQueryCache",
+    "RedisTarget",
+    "RedisTransaction",
     "Projection",
     "ProjectionError",
     "ProjectionFailed",

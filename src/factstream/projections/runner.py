@@ -453,8 +453,8 @@ class ProjectionRunner:
                 raise  # nothing of a handler's ran: the failure is the database's
             await self._one_by_one(events)
             return
+        await _run_callbacks(callbacks)  # first: a reader woken by wait_for sees them done
         self._committed(positions)
-        await _run_callbacks(callbacks)
 
     def _committed(self, positions: dict[int, int]) -> None:
         if positions != self._checkpoints:
@@ -495,8 +495,8 @@ class ProjectionRunner:
             with contextlib.suppress(Exception):
                 await batch.rollback()
             raise
+        await _run_callbacks(callbacks)  # first: a reader woken by wait_for sees them done
         self._committed(positions)
-        await _run_callbacks(callbacks)
 
     async def _apply_with_retries(
         self, event: RecordedEvent, positions: dict[int, int] | None
@@ -541,9 +541,9 @@ class ProjectionRunner:
                     error,
                 )
                 continue
+            await _run_callbacks(callbacks)
             if positions is not None:
                 self._committed(positions)
-            await _run_callbacks(callbacks)
             return True
         _log.error(
             "projection %s: parking event %s at position %d; stream %r waits behind it",

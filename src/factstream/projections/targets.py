@@ -9,13 +9,14 @@ from ..events import UnsupportedUrl
 from .projection import Projection
 from .readmodels.base import ReadModel
 from .readmodels.postgres import PostgresTarget
+from .readmodels.redis import RedisTarget, open_redis_read_model
 from .readmodels.sql import SqlTarget
 from .readmodels.sqlite import SqliteTarget
 from .readmodels.sqlmodel import open_sql_read_model
 
-__all__ = ["Target", "open_read_model", "target_from_url"]
+__all__ = ["Target", "open_read_model", "sql_target_from_url", "target_from_url"]
 
-Target: TypeAlias = SqlTarget
+Target: TypeAlias = SqlTarget | RedisTarget
 """A :class:`SqliteTarget`, :class:`PostgresTarget` or :class:`RedisTarget`."""
 
 
@@ -25,6 +26,8 @@ async def open_read_model(
     """Open ``projection``'s read model at ``target`` for a runner."""
     if isinstance(target, SqlTarget):
         return await open_sql_read_model(target, projection, generation)
+    if isinstance(target, RedisTarget):
+        return await open_redis_read_model(target, projection, generation)
     raise TypeError(f"not a read-model target: {target!r}")
 
 
@@ -32,7 +35,8 @@ def target_from_url(url: str) -> Target:
     """The read-model target a URL names (for command lines and settings files).
 
     ``sqlite:///relative.db``, ``sqlite:////absolute.db``,
-    ``postgresql://user@host:port/db?schema=NAME`` (default schema ``public``).
+    ``postgresql://user@host:port/db?schema=NAME`` (default schema ``public``),
+    ``redis://host:port/db?prefix=PREFIX`` (default prefix ``fs:``).
 
     Raises:
         UnsupportedUrl: another scheme, or no path.
@@ -50,7 +54,24 @@ def target_from_url(url: str) -> Target:
         schema = query.pop("schema", "public")
         dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
         return PostgresTarget(dsn, schema)
+    if scheme in ("redis", "rediss"):
+        query = dict(parse_qsl(parts.query))
+        prefix = query.pop("prefix", "fs:")
+        plain = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+        return RedisTarget(plain, prefix)
     raise UnsupportedUrl(
         f"{url!r}: unknown read-model URL scheme {parts.scheme!r}; "
-        "use sqlite:///path.db or postgresql://...?schema=NAME"
+        "use sqlite:///path.db, postgresql://...?schema=NAME or redis://...?prefix=P"
     )
+
+
+def sql_target_from_url(url: str) -> SqlTarget:
+    """Like :func:`target_from_url`, for commands that need SQL (dead letters, status).
+
+    Raises:
+        UnsupportedUrl: not a SQLite or PostgreSQL URL.
+    """
+    target = target_from_url(url)
+    if not isinstance(target, SqlTarget):
+        raise UnsupportedUrl(f"{url!r}: this command needs a SQLite or PostgreSQL read model")
+    return target
