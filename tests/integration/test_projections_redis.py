@@ -3,12 +3,16 @@ and the query cache the projections invalidate (against the real Redis)."""
 
 from __future__ import annotations
 
+import asyncio
+import pathlib
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from typer.testing import CliRunner
 
 import factstream as fs
+from factstream.cli.app import app
 from factstream.projections import (
     CheckpointConflict,
     ProjectionOutdated,
@@ -223,3 +227,34 @@ async def test_the_query_cache_is_invalidated_after_the_projection_commits(
     finally:
         await client.aclose()
         await cache.close()
+
+
+def test_cli_rebuild_of_a_redis_read_model_resets_and_catches_up(
+    redis_target: RedisTarget, tmp_path: pathlib.Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+
+    async def fill() -> None:
+        async with fs.connect(url) as store:
+            await _orders(store, 4)
+            await ProjectionRunner(store, OrderViews(), redis_target).catch_up()
+            await _orders(store, 1, start=4)  # not projected yet
+
+    asyncio.run(fill())
+    target_url = f"{redis_target.url}?prefix={redis_target.prefix}"
+    spec = "tests.integration.test_projections_redis:OrderViews"
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+        app, ["projections", "rebuild", "-p", spec, "-t", target_url, "-s", url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "rebuilt in Redis up to position 20" in result.output
+
+    async def items_sold() -> str | None:
+        client = await redis_target.connect()
+        try:
+            value: str | None = await client.get(redis_target.key("order_views", "items_sold"))
+            return value
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(items_sold()) == "15"

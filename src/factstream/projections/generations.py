@@ -16,7 +16,7 @@ from .errors import ProjectionOutdated
 from .projection import Projection
 from .readmodels.sql import SqlSession, SqlTransaction, TableNames, physical_tables
 
-__all__ = ["Generation", "activate", "create_generation", "swap", "generations"]
+__all__ = ["Generation", "activate", "create_generation", "drop_projection", "generations", "swap"]
 
 State = Literal["building", "active", "retired"]
 
@@ -192,3 +192,36 @@ async def swap(session: SqlSession, name: str, number: int, *, drop_old: bool = 
     except BaseException:
         await tx._rollback()
         raise
+
+
+async def drop_projection(session: SqlSession, name: str) -> int:
+    """Delete projection ``name``'s read model: every generation's tables and views, its
+    checkpoints, dead letters and leases, in one transaction. A runner started afterwards
+    builds it again from position 1. Returns how many generations were dropped."""
+    tx = SqlTransaction(session, TableNames(session.dialect, {}))
+    try:
+        await _lock_name(tx, name)
+        rows = await tx.fetch(
+            "SELECT name, generation, version, state, tables FROM factstream_projections "
+            "WHERE name = ? ORDER BY generation" + session.dialect.lock_row,
+            (name,),
+        )
+        found = [_row(row) for row in rows]
+        for generation in found:
+            for table in generation.tables:
+                if generation.state == "active":
+                    tx.execute(f"DROP VIEW IF EXISTS {table}")
+            for table in generation.names(session).physical.values():
+                tx.execute(f"DROP TABLE IF EXISTS {table}")
+        for table in (
+            "factstream_projections",
+            "factstream_checkpoints",
+            "factstream_dead_letters",
+        ):
+            tx.execute(f"DELETE FROM {table} WHERE name = ?", (name,))
+        tx.execute("DELETE FROM factstream_leases WHERE name = ?", (name,))
+        await tx._commit()
+    except BaseException:
+        await tx._rollback()
+        raise
+    return len(found)
