@@ -106,6 +106,11 @@ def status(
 
 def load_projection(spec: str) -> Any:
     """Import ``module:Class`` (or ``module:factory``) and call it with no arguments."""
+    return load_class(spec)()
+
+
+def load_class(spec: str) -> Any:
+    """Import ``module:Class`` (or ``module:attribute``)."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise typer.BadParameter(f"{spec!r}: use module.path:ClassName")
@@ -115,7 +120,7 @@ def load_projection(spec: str) -> Any:
             found = getattr(found, part)
     except (ImportError, AttributeError) as exc:
         raise typer.BadParameter(f"{spec!r}: {exc}") from exc
-    return found()
+    return found
 
 
 ProjectionOption = Annotated[

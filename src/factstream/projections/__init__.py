@@ -10,6 +10,14 @@ from .errors import (
     ProjectionOutdated,
 )
 from .policy import RetryPolicy, partition_of
+from .process import (
+    Dispatcher,
+    ProcessContext,
+    ProcessManager,
+    RecordingDispatcher,
+    SentCommand,
+    command_id_for,
+)
 from .projection import Projection, handles
 from .readmodels.postgres import PostgresTarget
 from .readmodels.redis import RedisTarget, RedisTransaction
@@ -21,9 +29,13 @@ __all__ = [
     "CheckpointConflict",
     "DeadLetter",
     "DeadLetters",
+    "Dispatcher",
     "GenerationChanged",
     "ParkedStream",
     "PostgresTarget",
+    "ProcessContext",
+    "ProcessManager",
+    "RecordingDispatcher",
     "RedisQueryCache",
     "RedisTarget",
     "RedisTransaction",
@@ -33,9 +45,11 @@ __all__ = [
     "ProjectionOutdated",
     "ProjectionRunner",
     "RetryPolicy",
+    "SentCommand",
     "SqlTarget",
     "SqlTransaction",
     "SqliteTarget",
+    "command_id_for",
     "handles",
     "partition_of",
 ]

@@ -152,6 +152,17 @@ class SqlTransaction:
         ops, self._ops = self._ops, []
         return await self._session.fetch(ops, self._names.prepare(sql), params)
 
+    async def read(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run the query ``sql`` without beginning the batch's transaction when it has not
+        begun yet (so a handler that waits afterwards holds no lock); inside it otherwise.
+
+        Before the transaction begins it sees what is committed, not the writes queued so
+        far; the batch still commits only if nobody else moved the checkpoint meanwhile.
+        """
+        if self._begun:
+            return await self.fetch(sql, params)
+        return await self._session.query(self._names.prepare(sql), params)
+
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         """The first row of :meth:`fetch`, or ``None``."""
         rows = await self.fetch(sql, params)
