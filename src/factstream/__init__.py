@@ -46,6 +46,7 @@ from .events import (
 from .projections import (
     DeadLetter,
     DeadLetters,
+    PartitionedWorker,
     PostgresTarget,
     ProcessContext,
     ProcessManager,
@@ -123,6 +124,7 @@ __all__ = [
     # the read side
     "DeadLetter",
     "DeadLetters",
+    "PartitionedWorker",
     "PostgresTarget",
     "ProcessContext",
     "ProcessManager",

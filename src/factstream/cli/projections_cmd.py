@@ -87,6 +87,7 @@ def status(
             colour = {"running": "green", "stopped": "dim"}.get(runner.state, "red")
             runners.append(
                 f"[{colour}]{runner.state}[/] {runner.host}:{runner.pid} at {runner.position} "
+                f"partitions {','.join(map(str, runner.partitions)) or '-'} "
                 f"(beat {runner.heartbeat_age:.1f}s ago)"
             )
         table.add_row(

@@ -9,6 +9,7 @@ from .errors import (
     ProjectionFailed,
     ProjectionOutdated,
 )
+from .leases import PartitionedWorker
 from .policy import RetryPolicy, partition_of
 from .process import (
     Dispatcher,
@@ -32,6 +33,7 @@ __all__ = [
     "Dispatcher",
     "GenerationChanged",
     "ParkedStream",
+    "PartitionedWorker",
     "PostgresTarget",
     "ProcessContext",
     "ProcessManager",

@@ -78,6 +78,16 @@ async def create_generation(
     tx = SqlTransaction(session, TableNames(session.dialect, {}))
     try:
         await _lock_name(tx, projection.name)
+        if state == "active":
+            # Another process may have created it while we waited for the lock: use that one.
+            rows = await tx.fetch(
+                "SELECT name, generation, version, state, tables FROM factstream_projections "
+                "WHERE name = ? AND state = 'active' ORDER BY generation",
+                (projection.name,),
+            )
+            if rows:
+                await tx._rollback()
+                return _row(rows[-1])
         latest = await tx.fetchval(
             "SELECT max(generation) FROM factstream_projections WHERE name = ?",
             (projection.name,),

@@ -301,6 +301,9 @@ class ProjectionRunner:
                     if self._model is None or self._restart:
                         self._restart = False
                         await self._open()
+                    if not self._owned:
+                        await self._idle()  # a partitioned worker holding no lease yet
+                        continue
                     await self._follow()
                     failures = 0
                     if self.store_closed():
@@ -350,6 +353,15 @@ class ProjectionRunner:
         if isinstance(cause, GenerationChanged):
             self._generation = None  # follow the new active generation
         self._restart = True
+
+    async def _idle(self) -> None:
+        queue: asyncio.Queue[object] = asyncio.Queue(maxsize=1)
+        self._queue = queue
+        try:
+            while not self._stopping and not self._restart:
+                await queue.get()
+        finally:
+            self._queue = None
 
     async def _follow(self) -> None:
         queue: asyncio.Queue[object] = asyncio.Queue(maxsize=2 * self.batch_size)

@@ -42,7 +42,10 @@ class PostgresTarget(SqlTarget):
 
         conn = await asyncpg.connect(self.dsn, timeout=self.connect_timeout)
         try:
-            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            try:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            except asyncpg.UniqueViolationError:
+                pass  # IF NOT EXISTS races with another session creating it at the same time
             await conn.execute(f'SET search_path TO "{self.schema}"')
         except BaseException:
             await conn.close()
