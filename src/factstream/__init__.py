@@ -25,6 +25,7 @@ from .domain import (
     creates,
     updates,
 )
+from .domain.queries import ConsistencyWaiter, QueryAnswer
 from .events import (
     ANY,
     NO_STREAM,
@@ -44,6 +45,7 @@ from .events import (
     uuid7,
 )
 from .projections import (
+    CheckpointWaiter,
     DeadLetter,
     DeadLetters,
     PartitionedWorker,
@@ -102,7 +104,10 @@ __all__ = [
     "NO_STREAM",
     "NewEvent",
     "Query",
+    "QueryAnswer",
     "QueryBus",
+    "ConsistencyWaiter",
+    "CheckpointWaiter",
     "RecordedEvent",
     "RegistrationError",
     "Repository",

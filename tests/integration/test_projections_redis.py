@@ -258,3 +258,15 @@ def test_cli_rebuild_of_a_redis_read_model_resets_and_catches_up(
             await client.aclose()
 
     assert asyncio.run(items_sold()) == "15"
+
+
+async def test_a_checkpoint_waiter_reads_a_redis_read_models_checkpoint(
+    redis_target: RedisTarget,
+) -> None:
+    async with fs.connect("memory://") as store:
+        head = await _orders(store, 2)
+        async with fs.CheckpointWaiter(redis_target, "order_views", poll_interval=0.01) as waiter:
+            assert not await waiter.wait_for(head, timeout=0)
+            async with ProjectionRunner(store, OrderViews(), redis_target):
+                assert await waiter.wait_for(head, timeout=10)
+            assert await waiter.position() == head

@@ -3,17 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar, overload
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar, overload
 
+from ..events import AppendResult
 from .errors import HandlerNotFound
 
-__all__ = ["Query", "QueryBus", "QueryHandler"]
+__all__ = ["ConsistencyWaiter", "Query", "QueryAnswer", "QueryBus", "QueryHandler"]
 
 Q = TypeVar("Q")
 R = TypeVar("R")
 
 QueryHandler = Callable[[Q], Awaitable[R]]
 """``async def handle(query) -> result``; reads read models, never writes."""
+
+
+class ConsistencyWaiter(Protocol):
+    """What waits for a read model to reach a position: a ``ProjectionRunner`` (same
+    process) or a ``CheckpointWaiter`` (polls the stored checkpoints, any process)."""
+
+    async def wait_for(self, position: int, timeout: float | None = None) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueryAnswer(Generic[R]):
+    """An answer given after waiting for a consistency token.
+
+    Attributes:
+        value: the handler's answer.
+        stale: ``True`` when the read model had not reached the token within the timeout:
+            the answer may not reflect the writes up to it yet.
+        position: the token waited for.
+    """
+
+    value: R
+    stale: bool
+    position: int
 
 
 class Query(Generic[R]):
@@ -71,3 +96,44 @@ class QueryBus:
         if handler is None:
             raise HandlerNotFound(f"no query handler is registered for {type(query).__name__}")
         return await handler(query)
+
+    @overload
+    async def ask_after(
+        self,
+        query: Query[R],
+        token: int | AppendResult,
+        waiter: ConsistencyWaiter,
+        *,
+        timeout: float | None = 5.0,
+    ) -> QueryAnswer[R]: ...
+
+    @overload
+    async def ask_after(
+        self,
+        query: object,
+        token: int | AppendResult,
+        waiter: ConsistencyWaiter,
+        *,
+        timeout: float | None = 5.0,
+    ) -> QueryAnswer[Any]: ...
+
+    async def ask_after(
+        self,
+        query: object,
+        token: int | AppendResult,
+        waiter: ConsistencyWaiter,
+        *,
+        timeout: float | None = 5.0,
+    ) -> QueryAnswer[Any]:
+        """Read your writes: wait until ``waiter``'s read model reflects ``token`` (the
+        ``AppendResult`` of a write, or its ``position``), then ask. After ``timeout`` seconds
+        the query is answered anyway, flagged ``stale``.
+
+        Raises:
+            HandlerNotFound: no handler is registered for the query's type.
+        """
+        if type(query) not in self._handlers:
+            raise HandlerNotFound(f"no query handler is registered for {type(query).__name__}")
+        position = token.position if isinstance(token, AppendResult) else int(token)
+        fresh = await waiter.wait_for(position, timeout=timeout)
+        return QueryAnswer(await self.ask(query), not fresh, position)

@@ -25,9 +25,11 @@ from .readmodels.redis import RedisTarget, RedisTransaction
 from .readmodels.sql import SqlTarget, SqlTransaction
 from .readmodels.sqlite import SqliteTarget
 from .runner import ProjectionRunner
+from .waiters import CheckpointWaiter
 
 __all__ = [
     "CheckpointConflict",
+    "CheckpointWaiter",
     "DeadLetter",
     "DeadLetters",
     "Dispatcher",
