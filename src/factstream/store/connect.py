@@ -49,6 +49,8 @@ def connect(url: str, **options: Any) -> _Connecting:
         ``schema=NAME``.
 
     Keyword options go to the backend's ``open`` and override the URL's query options.
+    ``inline=[projection, ...]`` (SQLite) keeps those projections' read models in the
+    store's file, updated in the same transaction as each append (see ``docs/read-side.md``).
 
     Raises:
         UnsupportedUrl: the URL's scheme or form is not one of the above.
@@ -62,6 +64,9 @@ async def _open(url: str, options: dict[str, Any]) -> StoreBase:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     query: dict[str, Any] = dict(parse_qsl(parts.query))
+    inline = options.pop("inline", None)
+    if inline and scheme != "sqlite":
+        raise UnsupportedUrl(f"{url!r}: inline projections need a SQLite store (for now)")
     if scheme == "memory":
         from .memory import MemoryEventStore
 
@@ -86,7 +91,22 @@ async def _open(url: str, options: dict[str, Any]) -> StoreBase:
         for name in ("busy_timeout", "poll_interval"):
             if name in query:
                 query[name] = _float_option(url, name, query[name])
-        return await SqliteEventStore.open(path, **{**query, **options})
+        if not inline:
+            return await SqliteEventStore.open(path, **{**query, **options})
+        # The read side (a layer above) builds the writer's hook; loaded only when asked for.
+        from ..projections.inline import InlineProjections
+
+        projections = InlineProjections(path, inline)
+        await projections.prepare()
+        store = await SqliteEventStore.open(
+            path, **{**query, **options, "on_commit_rows": projections}
+        )
+        try:
+            await projections.catch_up(store)
+        except BaseException:
+            await store.close()
+            raise
+        return store
     if scheme in ("postgresql", "postgres"):
         try:
             from .postgres import PostgresEventStore

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from ...events import RecordedEvent
+
 __all__ = ["SqliteSettings", "open_connection"]
 
 
@@ -28,6 +30,10 @@ class SqliteSettings:
             subscriptions are live.
         on_connect: called with every new connection (the writer's and each reader's) after
             factstream's own settings, e.g. to set ``PRAGMA cache_size`` or ``mmap_size``.
+        on_commit_rows: called by the writer thread with its connection and the recorded
+            events of each append, inside that append's savepoint, before COMMIT (inline
+            projections). If it raises, that append alone is rolled back and fails with the
+            error. When set, appends are decided one at a time.
     """
 
     path: str
@@ -38,6 +44,7 @@ class SqliteSettings:
     max_pending_appends: int = 10_000
     poll_interval: float = 0.05
     on_connect: Callable[[sqlite3.Connection], None] | None = None
+    on_commit_rows: Callable[[sqlite3.Connection, list[RecordedEvent]], None] | None = None
 
 
 def open_connection(settings: SqliteSettings) -> sqlite3.Connection:

@@ -31,7 +31,7 @@ from ...events import (
 )
 from ...events.versions import satisfied
 from ..encoding import EncodedEvent
-from ..envelope import encode_envelope, encode_timestamp, stored_event
+from ..envelope import decode_envelope, encode_envelope, encode_timestamp, stored_event
 from ..idempotency import StoredEvent, match_stored_batch
 from .connection import SqliteSettings, open_connection
 
@@ -149,6 +149,8 @@ class SqliteWriter:
             return
         try:
             try:
+                if self._settings.on_commit_rows is not None:
+                    raise _OneByOne  # each append in its own savepoint, around the hook
                 outcomes, head = self._apply_group(conn, group)
             except _OneByOne:
                 conn.execute("ROLLBACK")
@@ -212,17 +214,19 @@ class SqliteWriter:
     ) -> tuple[list[tuple[AppendRequest, Outcome]], int]:
         head = _head(conn)
         now = encode_timestamp(dt.datetime.now(dt.UTC))
+        hook = self._settings.on_commit_rows
         outcomes: list[tuple[AppendRequest, Outcome]] = []
         for request in group:
             stream_id, batch = request.stream_id, request.batch
-            rows = conn.execute(_STREAM_VERSION, (stream_id,)).fetchall()
-            actual = rows[0][0] if rows else 0
+            found = conn.execute(_STREAM_VERSION, (stream_id,)).fetchall()
+            actual = found[0][0] if found else 0
             if not satisfied(request.expected, actual):
                 outcomes.append((request, _refusal(conn, request, actual)))
                 continue
             conn.execute("SAVEPOINT append")
+            rows = list(_rows(stream_id, batch, actual, head, now))
             try:
-                conn.executemany(_INSERT, list(_rows(stream_id, batch, actual, head, now)))
+                conn.executemany(_INSERT, rows)
             except sqlite3.IntegrityError:
                 conn.execute("ROLLBACK TO append")
                 conn.execute("RELEASE append")
@@ -232,6 +236,14 @@ class SqliteWriter:
                 )
                 outcomes.append((request, outcome))
                 continue
+            if hook is not None:
+                try:
+                    hook(conn, [decode_envelope(row[5]) for row in rows])
+                except Exception as exc:  # an inline projection failed: this append alone fails
+                    conn.execute("ROLLBACK TO append")
+                    conn.execute("RELEASE append")
+                    outcomes.append((request, exc))
+                    continue
             conn.execute("RELEASE append")
             count = len(batch)
             outcomes.append(
