@@ -31,9 +31,11 @@ def _root(
 
 def _register() -> None:
     # Command groups register themselves; import order is the help order.
-    from . import demo_cmd
+    from . import demo_cmd, serve_cmd, streams_cmd
 
     demo_cmd.register(app)
+    serve_cmd.register(app)
+    streams_cmd.register(app)
 
 
 _register()

@@ -8,6 +8,7 @@ import asyncio
 import builtins
 import contextlib
 import datetime as dt
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -314,3 +315,92 @@ async def running(app: Any) -> AsyncIterator[Any]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """The app served by uvicorn on a free loopback port; yields the base URL."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    for _ in range(1000):  # bounded by the test's timeout in practice
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    if task.done():
+        await task  # raises what stopped it
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def populate(store: fs.EventStore, orders: int = 12) -> None:
+    """Orders with items, confirmations and the stock reservations they caused."""
+    for n in range(orders):
+        order = f"order-{1001 + n}"
+        correlation = f"checkout-{n:04}"
+        created = fs.NewEvent(
+            "OrderCreated",
+            {"customer_id": f"customer-{n % 4}", "currency": "EUR"},
+            correlation_id=correlation,
+            metadata={"user_agent": "console-test"},
+        )
+        item = fs.NewEvent(
+            "ItemAdded",
+            {"sku": f"sku-{n % 5}", "quantity": 1 + n % 3, "unit_price": "9.99"},
+            correlation_id=correlation,
+            causation_id=str(created.id),
+        )
+        await store.append(order, [created, item], expected_version=fs.NO_STREAM)
+        if n % 2 == 0:
+            confirmed = fs.NewEvent("OrderConfirmed", {}, correlation_id=correlation)
+            await store.append(order, [confirmed])
+            await store.append(
+                f"stock-sku-{n % 5}",
+                [
+                    fs.NewEvent(
+                        "StockReserved",
+                        {"order_id": order, "quantity": 1 + n % 3},
+                        correlation_id=correlation,
+                        causation_id=str(confirmed.id),
+                    )
+                ],
+            )
+
+
+def sample_dead_letters() -> MemoryDeadLetters:
+    parked = dt.datetime(2026, 11, 26, 9, 30, tzinfo=dt.UTC)
+    return MemoryDeadLetters(
+        [
+            DeadLetter(
+                id="dl-0001",
+                consumer="revenue-per-day",
+                stream_id="order-1003",
+                position=5,
+                event_type="OrderCreated",
+                error="KeyError: 'currency' missing in revenue table",
+                attempts=5,
+                parked_at=parked,
+                parked_behind=2,
+            ),
+            DeadLetter(
+                id="dl-0002",
+                consumer="customer-orders",
+                stream_id="order-1005",
+                position=9,
+                event_type="ItemAdded",
+                error="ValueError: quantity must be positive",
+                attempts=3,
+                parked_at=parked,
+            ),
+        ]
+    )
