@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import typer
@@ -85,4 +88,23 @@ async def _serve(settings: Any, url: str, with_metrics: bool, log_level: str) ->
             f"(console: /console, API docs: /schema)",
             err=True,
         )
-        await uvicorn.Server(config).serve()
+        await _server_class(uvicorn.Server)(config).serve()
+
+
+def _server_class(base: Any) -> Any:
+    class Server(base):  # type: ignore[misc]
+        """uvicorn's server, but SIGINT and SIGTERM end it cleanly: the store is closed and
+        the exit code is 0 (uvicorn re-raises the signal after shutting down)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.handle_exit, sig, None)
+            try:
+                yield
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+
+    return Server

@@ -198,7 +198,7 @@ def counter_endpoints(store: fs.EventStore, model: CounterModel) -> list[Any]:
     ]
 
 
-PROBLEM_TYPES = {TooMuch: ProblemType(422, "counter-limit")}
+PROBLEM_TYPES: dict[type[Exception], ProblemType] = {TooMuch: ProblemType(422, "counter-limit")}
 
 
 class SseStream:
