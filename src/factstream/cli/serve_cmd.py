@@ -85,7 +85,7 @@ async def _serve(settings: Any, url: str, with_metrics: bool, log_level: str) ->
         )
         typer.echo(
             f"factstream serving {url} on http://{settings.host}:{settings.port} "
-            f"(console: /console, API docs: /schema)",
+            f"(console: /console, OpenAPI: /schema/openapi.json)",
             err=True,
         )
         await _server_class(uvicorn.Server)(config).serve()

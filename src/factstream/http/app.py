@@ -10,7 +10,7 @@ from typing import Any, cast
 from litestar import Litestar
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from .. import __version__
@@ -128,7 +128,8 @@ def create_app(
         version=__version__,
         description="factstream: commands, queries, the event log and its live feed.",
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin()],
+        # The JSON document only: documentation UIs load their scripts from CDNs.
+        render_plugins=[JsonRenderPlugin()],
         components=Components(
             security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
         ),

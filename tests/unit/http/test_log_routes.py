@@ -158,3 +158,6 @@ async def test_info_reports_the_head_and_features(
         assert info["head_position"] == 11
         assert info["features"]["streams"] is True
         assert info["features"]["token_required"] is False
+        document = (await client.get("/schema/openapi.json")).json()
+        assert "/streams" in document["paths"]
+        assert "/counters/{counter_id}/increment" in document["paths"]
