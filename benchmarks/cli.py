@@ -120,6 +120,12 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.backend == "postgres":
         env["postgresql"] = _pg_version(args.pg_url)
+        try:
+            import psycopg
+
+            env["psycopg"] += f" ({psycopg.pq.__impl__} libpq wrapper)"
+        except ImportError:
+            pass
     return env
 
 

@@ -60,8 +60,13 @@ async def _connect(target: Target, create: bool) -> asyncpg.Connection:
     return conn
 
 
+#: Increasing ids, like factstream's time-ordered UUIDv7 (kind to the unique index).
+_ID_BASE = time.time_ns() << 64
+
+
 def _row(position: int, stream_id: str, version: int, seq: int) -> Row:
-    return (position, uuid.uuid4(), stream_id, version, EVENT_TYPE, _encode(payload(seq)).decode())
+    event_id = uuid.UUID(int=_ID_BASE + position)
+    return (position, event_id, stream_id, version, EVENT_TYPE, _encode(payload(seq)).decode())
 
 
 async def single_rows(target: Target, sizes: Sizes) -> Result:
