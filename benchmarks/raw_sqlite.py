@@ -1,8 +1,9 @@
 """The ceiling: Python's ``sqlite3`` on factstream's own table, with nothing around it.
 
 Same file settings as the store (WAL, ``synchronous=FULL``), same table and indexes (the DDL is
-read from the installed factstream package), data encoded with msgspec per row. No version
-check, no savepoints, no threads, no asyncio.
+read from the installed factstream package), each row's ``body`` a JSON array of the event's
+fields made with one msgspec call, as the store stores it. No version check, no threads, no
+asyncio. Reading decodes each ``body`` (untyped) and touches ``data``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,7 @@ from .targets import Target
 
 Result = dict[str, Any]
 
-_INSERT = (
-    "INSERT INTO events (position, id, stream_id, version, type, schema_version, data, "
-    "metadata, correlation_id, causation_id, recorded_at) VALUES (?,?,?,?,?,1,?,NULL,NULL,NULL,?)"
-)
+_INSERT = "INSERT INTO events (position, id, stream_id, version, type, body) VALUES (?,?,?,?,?,?)"
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 
@@ -52,15 +50,23 @@ _ID_BASE = time.time_ns() << 64
 
 
 def _row(position: int, stream_id: str, version: int, seq: int) -> tuple[Any, ...]:
-    return (
-        position,
-        (_ID_BASE + position).to_bytes(16, "big"),
-        stream_id,
-        version,
-        EVENT_TYPE,
-        _encode(payload(seq)),
-        time.time_ns() // 1000,
+    event_id = (_ID_BASE + position).to_bytes(16, "big")
+    body = _encode(
+        (
+            event_id.hex(),
+            EVENT_TYPE,
+            payload(seq),
+            {},
+            stream_id,
+            version,
+            position,
+            time.time_ns() // 1000,
+            None,
+            None,
+            1,
+        )
     )
+    return (position, event_id, stream_id, version, EVENT_TYPE, body)
 
 
 def single_rows(target: Target, sizes: Sizes) -> Result:
@@ -111,12 +117,11 @@ def select_all(target: Target, sizes: Sizes) -> Result:
     position = 1
     while True:
         rows = conn.execute(
-            "SELECT position, id, stream_id, version, type, data, recorded_at FROM events "
-            "WHERE position >= ? ORDER BY position LIMIT ?",
+            "SELECT position, body FROM events WHERE position >= ? ORDER BY position LIMIT ?",
             (position, page),
         ).fetchall()
         for row in rows:
-            total += _decode(row[5])["seq"]
+            total += _decode(row[1])[2]["seq"]
         count += len(rows)
         if len(rows) < page:
             break
