@@ -136,6 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
     )
     env = environment(args)
+    env["loadavg_at_start"] = os.getloadavg()
+    if env["loadavg_at_start"][0] > 0.5:
+        print(
+            f"warning: load average {env['loadavg_at_start'][0]:.2f} before starting: other work "
+            "on this machine will show up in the figures (fsync-bound ones most)",
+            flush=True,
+        )
     print(f"{command}\n" + "\n".join(f"  {k}: {v}" for k, v in env.items()), flush=True)
     scratch = args.scratch or tempfile.mkdtemp(prefix="factstream-bench-")
     os.makedirs(scratch, exist_ok=True)
@@ -146,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         factory.drop_all()
     elapsed = time.perf_counter() - started
+    env["loadavg_at_end"] = os.getloadavg()
     summary = report.summarize(outcome, args.backend)
     print(f"\nmedians of {args.runs} interleaved runs, {elapsed:.0f} s in all\n")
     print(report.table(summary, args.backend, env["eventsourcing"]))

@@ -11,12 +11,18 @@ import sys
 from . import report
 
 
+def _load(env: dict[str, object], when: str) -> str:
+    value = env.get(f"loadavg_at_{when}")
+    return f"{value[0]:.2f}" if isinstance(value, list) else "not recorded"
+
+
 def render(path: str) -> str:
     with open(path, encoding="utf-8") as source:
         record = json.load(source)
     env = record["environment"]
     lines = [
-        f"`{record['command']}` ({record['runs']} interleaved runs, {record['seconds']:.0f} s)",
+        f"`{record['command']}` ({record['runs']} interleaved runs, {record['seconds']:.0f} s; "
+        f"load average {_load(env, 'start')} at the start, {_load(env, 'end')} at the end)",
         "",
         report.table(record["summary"], record["backend"], env["eventsourcing"]),
         "",
