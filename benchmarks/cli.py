@@ -105,7 +105,7 @@ def _pg_version(url: str) -> str:
 def environment(args: argparse.Namespace) -> dict[str, Any]:
     import factstream
 
-    env = {
+    env: dict[str, Any] = {
         "cpu": _cpu(),
         "cpus": os.cpu_count(),
         "kernel": platform.release(),
