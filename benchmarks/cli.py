@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table(summary, args.backend, env["eventsourcing"]))
     print()
     print(report.spread(summary))
+    print()
+    print(report.commit_latency(summary))
     for note in outcome.notes:
         print(f"note: {note}")
     if args.json:

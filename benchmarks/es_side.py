@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 from .payload import payload
 from .sizes import Sizes
 from .targets import Target
+from .timing import latency_summary
 
 Result = dict[str, Any]
 
@@ -50,11 +51,12 @@ def single_appends(app: Orders, sizes: Sizes) -> Result:
     order = Order(payload(0))
     app.save(order)
     n = sizes.single_appends
-    start = time.perf_counter()
+    stamps = [time.perf_counter()]
     for i in range(n):
         order.add_item(payload(i))
         app.save(order)
-    return {"events_per_s": n / (time.perf_counter() - start), "events": n}
+        stamps.append(time.perf_counter())
+    return {"events_per_s": n / (stamps[-1] - stamps[0]), "events": n, **latency_summary(stamps)}
 
 
 def batch_appends(app: Orders, sizes: Sizes) -> Result:

@@ -11,6 +11,7 @@ import factstream as fs
 from .payload import EVENT_TYPE, payload
 from .sizes import Sizes
 from .targets import Target
+from .timing import latency_summary
 
 Result = dict[str, Any]
 
@@ -24,10 +25,11 @@ async def single_appends(store: fs.EventStore, sizes: Sizes) -> Result:
     """(a) One event per append, one stream, each append awaited before the next."""
     await _warm_up(store, sizes)
     n = sizes.single_appends
-    start = time.perf_counter()
+    stamps = [time.perf_counter()]
     for i in range(n):
         await store.append("order-1", [fs.NewEvent(EVENT_TYPE, payload(i))], expected_version=i)
-    return {"events_per_s": n / (time.perf_counter() - start), "events": n}
+        stamps.append(time.perf_counter())
+    return {"events_per_s": n / (stamps[-1] - stamps[0]), "events": n, **latency_summary(stamps)}
 
 
 async def batch_appends(store: fs.EventStore, sizes: Sizes) -> Result:

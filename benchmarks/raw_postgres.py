@@ -19,6 +19,7 @@ import msgspec
 from .payload import EVENT_TYPE, payload
 from .sizes import Sizes
 from .targets import Target
+from .timing import latency_summary
 
 Result = dict[str, Any]
 
@@ -74,12 +75,12 @@ async def single_rows(target: Target, sizes: Sizes) -> Result:
     conn = await _connect(target, create=True)
     insert = await conn.prepare(_INSERT_ONE)
     n = sizes.single_appends
-    start = time.perf_counter()
+    stamps = [time.perf_counter()]
     for i in range(n):
         await insert.fetch(*_row(i + 1, "order-1", i + 1, i))
-    elapsed = time.perf_counter() - start
+        stamps.append(time.perf_counter())
     await conn.close()
-    return {"events_per_s": n / elapsed, "events": n}
+    return {"events_per_s": n / (stamps[-1] - stamps[0]), "events": n, **latency_summary(stamps)}
 
 
 Writer = Callable[[asyncpg.Connection, list[Row]], Awaitable[object]]

@@ -18,6 +18,7 @@ import msgspec
 from .payload import EVENT_TYPE, payload
 from .sizes import Sizes
 from .targets import Target
+from .timing import latency_summary
 
 Result = dict[str, Any]
 
@@ -73,14 +74,14 @@ def single_rows(target: Target, sizes: Sizes) -> Result:
     """(a) One row per transaction."""
     conn = _connect(target, create=True)
     n = sizes.single_appends
-    start = time.perf_counter()
+    stamps = [time.perf_counter()]
     for i in range(n):
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(_INSERT, _row(i + 1, "order-1", i + 1, i))
         conn.execute("COMMIT")
-    elapsed = time.perf_counter() - start
+        stamps.append(time.perf_counter())
     conn.close()
-    return {"events_per_s": n / elapsed, "events": n}
+    return {"events_per_s": n / (stamps[-1] - stamps[0]), "events": n, **latency_summary(stamps)}
 
 
 def _write_batches(conn: sqlite3.Connection, events: int, batch: int, one_stream: bool) -> None:

@@ -27,6 +27,8 @@ def render(path: str) -> str:
         report.table(record["summary"], record["backend"], env["eventsourcing"]),
         "",
         report.spread(record["summary"]),
+        "",
+        report.commit_latency(record["summary"]),
     ]
     lines += [f"\nnote: {note}" for note in record.get("notes", [])]
     return "\n".join(lines)

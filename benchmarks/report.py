@@ -145,3 +145,21 @@ def spread(summary: dict[str, Any]) -> str:
                     f"| {scenario} | {side}: {k} | {entry['runs']} | {entry[k]:,.0f}/s | |"
                 )
     return "\n".join(lines)
+
+
+def commit_latency(summary: dict[str, Any]) -> str:
+    """(a) per append: the median is the usual cost, the tail is mostly the disk's."""
+    entry = summary.get("a", {})
+    rows = [
+        f"| {side} | {entry[side]['p50_us']:,.0f} | {entry[side]['p90_us']:,.0f} "
+        f"| {entry[side]['p99_us']:,.0f} |"
+        for side in ("factstream", "eventsourcing", "raw")
+        if isinstance(entry.get(side), dict) and entry[side].get("p50_us")
+    ]
+    if not rows:
+        return ""
+    head = [
+        "| (a) one append, µs (median over runs) | p50 | p90 | p99 |",
+        "|---|---:|---:|---:|",
+    ]
+    return "\n".join(head + rows)
