@@ -14,11 +14,14 @@ TITLES = {
     "b": "(b) 100 events per append, sequential",
     "d": "(d) new streams, 1 event each: 100 tasks (fs) vs sequential saves (es)",
     "e": "(e) read the whole log (100k), data decoded",
+    "r": "(r) replay an aggregate of 10,000 events (typed, applied)",
+    "c": "(c) commands load -> decide -> save, sequential",
+    "c100": "(c100) the same commands from 100 concurrent tasks (factstream only)",
 }
 #: The issues' floors for factstream / eventsourcing (issue 2: SQLite, issue 3: PostgreSQL).
 FLOORS = {
-    "sqlite": {"a": 1.5, "b": 2.5, "d": 8.0, "e": 2.5},
-    "postgres": {"a": 3.0, "b": 2.5, "d": 15.0, "e": 2.0},
+    "sqlite": {"a": 1.5, "b": 2.5, "d": 8.0, "e": 2.5, "r": 2.0, "c": 3.0},
+    "postgres": {"a": 3.0, "b": 2.5, "d": 15.0, "e": 2.0, "r": 2.0, "c": 3.0},
     "memory": {},
 }
 RAW = {

@@ -15,7 +15,7 @@ from .targets import Target, TargetFactory
 
 Result = dict[str, Any]
 
-SCENARIOS = ("a", "b", "d", "e", "f", "g")
+SCENARIOS = ("a", "b", "d", "e", "f", "g", "r", "c", "c100")
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TIMEOUT = 1_800
 
@@ -24,9 +24,9 @@ def sides_for(scenario: str, backend: str) -> list[str]:
     raw = [] if backend == "memory" else ["raw"]
     if scenario in ("a", "b", "e"):
         return ["factstream", "eventsourcing", *raw]
-    if scenario == "d":
+    if scenario in ("d", "r", "c"):
         return ["factstream", "eventsourcing"]
-    if scenario == "f":
+    if scenario in ("f", "c100"):
         return ["factstream"]
     return []
 

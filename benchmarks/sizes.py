@@ -26,6 +26,12 @@ class Sizes:
     #: (g) events the slow subscriber starts behind; written ``catchup_batch`` per append.
     catchup_events: int = 1_000_000
     catchup_batch: int = 2_000
+    #: (r) events in the aggregate replayed, and how many loads are timed.
+    replay_events: int = 10_000
+    replay_loads: int = 5
+    #: (c), (c100) commands (load -> decide -> save), over this many existing aggregates.
+    commands: int = 2_000
+    command_aggregates: int = 100
     #: events appended untimed before timing, on both sides.
     warmup: int = 50
 
@@ -44,4 +50,6 @@ QUICK = Sizes(
     new_streams=3_000,
     latency_seconds=2.0,
     catchup_events=200_000,
+    replay_loads=2,
+    commands=600,
 )

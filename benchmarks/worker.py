@@ -34,6 +34,10 @@ def run(job: dict[str, Any]) -> Result:
                 if action == "write"
                 else catchup.measure(target, sizes)
             )
+        if scenario in ("r", "c", "c100"):
+            from . import write_fs
+
+            return write_fs.measure(scenario, target, sizes)
         if scenario.startswith("f-"):
             from . import latency
 
@@ -47,6 +51,10 @@ def run(job: dict[str, Any]) -> Result:
         return fs_side.measure(scenario, target, sizes, prepared)
 
     if side == "eventsourcing":
+        if scenario in ("r", "c"):
+            from . import write_es
+
+            return write_es.measure(scenario, target, sizes)
         from . import es_side
 
         if action == "probe":
