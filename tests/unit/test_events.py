@@ -13,11 +13,26 @@ from factstream.events.versions import describe
 def test_uuid7_layout_and_order_within_one_millisecond(monkeypatch: pytest.MonkeyPatch) -> None:
     make = _UUID7Generator()
     monkeypatch.setattr("time.time_ns", lambda: 1_700_000_000_123_000_000)
-    ids = [make() for _ in range(5000)]  # more than the 12-bit counter holds: it must roll over
+    ids = [make() for _ in range(5000)]
     assert ids == sorted(ids)
     assert len(set(ids)) == 5000
     assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
-    assert ids[0].int >> 80 == 1_700_000_000_123
+    assert {i.int >> 80 for i in ids} == {1_700_000_000_123}
+    assert uuid.UUID(str(ids[0])) == ids[0]
+    assert hash(uuid.UUID(str(ids[0]))) == hash(ids[0])
+
+
+def test_uuid7_moves_to_the_next_millisecond_when_a_millisecond_is_used_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make = _UUID7Generator()
+    monkeypatch.setattr("time.time_ns", lambda: 1_700_000_000_123_000_000)
+    first = make()
+    make._counter = (1 << 74) - 2  # as if 2**73 ids had been made in this millisecond
+    last_in_ms, next_ms = make(), make()
+    assert first < last_in_ms < next_ms
+    assert last_in_ms.int >> 80 == 1_700_000_000_123
+    assert next_ms.int >> 80 == 1_700_000_000_124
 
 
 def test_uuid7_never_goes_backwards_when_the_clock_does(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,15 +18,16 @@ _SAFE_UNKNOWN = uuid.SafeUUID.unknown
 class _UUID7Generator:
     """Monotonic UUIDv7 source.
 
-    The 48-bit millisecond timestamp is followed by a 12-bit counter (``rand_a``) that is seeded
-    randomly each millisecond and incremented within it, so ids made by one process sort in the
-    order they were made (RFC 9562, section 6.2, method 1). When the counter overflows, the
-    timestamp is advanced by one millisecond rather than going backwards.
+    The 48-bit millisecond timestamp is followed by 74 bits (``rand_a`` and ``rand_b``) that
+    are drawn at random at the first id of each millisecond and incremented by one for every
+    further id within it, so ids made by one process sort in the order they were made
+    (RFC 9562, section 6.2, method 2, "monotonic random"). If they would overflow, the
+    timestamp moves on by one millisecond rather than going backwards.
 
     The random bits come from a generator seeded by the OS once per process (and again in a
     forked child), not from ``os.urandom`` per id: that system call releases the GIL, and on a
-    busy process getting it back costs more than the rest of an append. Ids need to be unique,
-    not secret.
+    busy process getting it back costs more than the rest of an append. Ids need to be unique
+    and ordered, not secret.
     """
 
     __slots__ = ("_counter", "_last_ms", "_lock", "_random")
@@ -43,23 +44,24 @@ class _UUID7Generator:
     def __call__(self) -> uuid.UUID:
         with self._lock:
             now_ms = time.time_ns() // 1_000_000
-            bits = self._random.getrandbits(72)
             if now_ms > self._last_ms:
                 self._last_ms = now_ms
-                # Leave headroom so a burst within one millisecond rarely overflows.
-                self._counter = bits >> 62
+                # The top bit stays clear, so a millisecond has room for 2**73 more ids.
+                self._counter = self._random.getrandbits(73)
             else:
                 self._counter += 1
-                if self._counter > 0xFFF:
+                if self._counter >= 1 << 74:
                     self._last_ms += 1
-                    self._counter = 0
+                    self._counter = self._random.getrandbits(73)
             ms = self._last_ms
             counter = self._counter
-        value = (ms & 0xFFFF_FFFF_FFFF) << 80
-        value |= 0x7 << 76  # version
-        value |= counter << 64
-        value |= 0x2 << 62  # variant 10xx
-        value |= bits & 0x3FFF_FFFF_FFFF_FFFF
+        value = (
+            (ms & 0xFFFF_FFFF_FFFF) << 80
+            | 0x7 << 76  # version 7
+            | (counter >> 62) << 64  # rand_a: the counter's top 12 bits
+            | 0x2 << 62  # variant 10
+            | (counter & 0x3FFF_FFFF_FFFF_FFFF)  # rand_b: its low 62 bits
+        )
         made = _new_uuid(uuid.UUID)
         _set(made, "int", value)
         _set(made, "is_safe", _SAFE_UNKNOWN)

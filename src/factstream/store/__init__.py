@@ -13,11 +13,13 @@ from .memory import MemoryEventStore
 from .subscription import Subscription
 
 if TYPE_CHECKING:
+    from .postgres import PostgresEventStore
     from .sqlite import SqliteEventStore
 
 __all__ = [
     "EventStore",
     "MemoryEventStore",
+    "PostgresEventStore",
     "SqliteEventStore",
     "StoreBase",
     "StoreLimits",
@@ -31,4 +33,8 @@ def __getattr__(name: str) -> Any:
         from .sqlite import SqliteEventStore
 
         return SqliteEventStore
+    if name == "PostgresEventStore":
+        from .postgres import PostgresEventStore
+
+        return PostgresEventStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -97,42 +97,66 @@ def encode_batch(events: Sequence[NewEvent], limits: StoreLimits) -> list[Encode
             f"batch of {len(events)} events is over the limit of {limits.max_batch_events}"
         )
     encoded: list[EncodedEvent] = []
-    seen: set[uuid.UUID] = set()
+    max_type, max_size = limits.max_type_length, limits.max_event_size
+    encode, make = _encoder.encode, tuple.__new__
     for index, event in enumerate(events):
-        if not isinstance(event, NewEvent):
+        if type(event) is not NewEvent and not isinstance(event, NewEvent):
             raise InvalidEvent(f"event #{index} must be a NewEvent, got {type(event).__name__}")
-        if len(event.type) > limits.max_type_length:
+        if len(event.type) > max_type:
             raise InvalidEvent(
                 f"event #{index}: type name is {len(event.type)} characters long, "
-                f"over the limit of {limits.max_type_length}"
+                f"over the limit of {max_type}"
             )
-        if event.id in seen:
-            raise InvalidEvent(f"event #{index}: id {event.id} appears twice in the batch")
-        seen.add(event.id)
-        data = _encode_object(event.data, "data", index, event.type)
-        metadata = (
-            _encode_object(event.metadata, "metadata", index, event.type)
-            if event.metadata
-            else None
-        )
+        try:
+            data = encode(event.data)
+            metadata = encode(event.metadata) if event.metadata else None
+        except (TypeError, ValueError, OverflowError):
+            _explain_encoding_failure(event, index)
+            raise  # not reached: the explanation raises
+        if not (
+            _has_str_keys(event.data) and (not event.metadata or _has_str_keys(event.metadata))
+        ):
+            _explain_encoding_failure(event, index)
         size = len(data) + (len(metadata) if metadata else 0)
-        if size > limits.max_event_size:
+        if size > max_size:
             raise InvalidEvent(
                 f"event #{index} ({event.type!r}) is {size} bytes encoded, "
-                f"over the limit of {limits.max_event_size}"
+                f"over the limit of {max_size}"
             )
+        # tuple.__new__ skips the NamedTuple's Python-level constructor on this hot path.
         encoded.append(
-            EncodedEvent(
-                event.id,
-                event.type,
-                event.schema_version,
-                data,
-                metadata,
-                event.correlation_id,
-                event.causation_id,
+            make(
+                EncodedEvent,
+                (
+                    event.id,
+                    event.type,
+                    event.schema_version,
+                    data,
+                    metadata,
+                    event.correlation_id,
+                    event.causation_id,
+                ),
             )
         )
+    if len(encoded) > 1 and len({item.id.int for item in encoded}) != len(encoded):
+        seen: set[int] = set()
+        for index, item in enumerate(encoded):
+            if item.id.int in seen:
+                raise InvalidEvent(f"event #{index}: id {item.id} appears twice in the batch")
+            seen.add(item.id.int)
     return encoded
+
+
+def _has_str_keys(value: dict[str, Any]) -> bool:
+    return all(type(key) is str for key in value)
+
+
+def _explain_encoding_failure(event: NewEvent, index: int) -> None:
+    """Raise the InvalidEvent that says why ``event`` cannot be stored."""
+    _encode_object(event.data, "data", index, event.type)
+    if event.metadata:
+        _encode_object(event.metadata, "metadata", index, event.type)
+    raise InvalidEvent(f"event #{index} ({event.type!r}) cannot be encoded as JSON")
 
 
 _uuid_new = object.__new__

@@ -19,7 +19,7 @@ from ..events import RecordedEvent
 from .encoding import EncodedEvent
 from .idempotency import StoredEvent
 
-__all__ = ["decode_envelope", "encode_envelope", "stored_event"]
+__all__ = ["decode_envelope", "encode_envelope", "encode_timestamp", "stored_event"]
 
 _Envelope = tuple[
     uuid.UUID,
@@ -39,8 +39,13 @@ _decode = msgspec.json.Decoder(_Envelope).decode
 _EMPTY = msgspec.Raw(b"{}")
 
 
+def encode_timestamp(timestamp: dt.datetime) -> msgspec.Raw:
+    """A commit time encoded once for all the events of a transaction."""
+    return msgspec.Raw(_encode(timestamp))
+
+
 def encode_envelope(
-    event: EncodedEvent, stream_id: str, version: int, position: int, timestamp: dt.datetime
+    event: EncodedEvent, stream_id: str, version: int, position: int, timestamp: msgspec.Raw
 ) -> bytes:
     return _encode(
         (

@@ -9,7 +9,7 @@ from ..events import AppendResult, ExpectedVersion, RecordedEvent, WrongExpected
 from ..events.versions import satisfied
 from .base import StoreBase
 from .encoding import EncodedEvent
-from .envelope import decode_envelope, encode_envelope, stored_event
+from .envelope import decode_envelope, encode_envelope, encode_timestamp, stored_event
 from .idempotency import match_stored_batch
 from .limits import StoreLimits
 
@@ -51,7 +51,7 @@ class MemoryEventStore(StoreBase):
             raise WrongExpectedVersion(stream_id, expected, actual)
         if indexes is None:
             indexes = self._streams[stream_id] = []
-        now = dt.datetime.now(dt.UTC)
+        now = encode_timestamp(dt.datetime.now(dt.UTC))
         first_position = len(self._log) + 1
         for offset, event in enumerate(batch, 1):
             index = len(self._log)

@@ -11,12 +11,16 @@ from collections import deque
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from ..events import RecordedEvent
+from ..events import RecordedEvent, StoreClosed, StoreUnavailable
 
 if TYPE_CHECKING:
     from .base import StoreBase
 
 __all__ = ["Subscription"]
+
+_NEVER = 2**63  # a head no store reaches: wait for a wake-up or the timeout
+_FIRST_RETRY_DELAY = 0.05
+_MAX_RETRY_DELAY = 2.0
 
 
 class Subscription:
@@ -29,6 +33,8 @@ class Subscription:
                 ...
 
     Each event is delivered once, in position order. Iteration ends when the store closes.
+    While the backend is unavailable (``StoreUnavailable``, e.g. a database restart) it keeps
+    its position and retries with backoff, so it resumes with nothing missed or repeated.
 
     Attributes:
         position: the position of the last event delivered (``from_position - 1`` at first).
@@ -44,6 +50,7 @@ class Subscription:
         self._buffer: deque[RecordedEvent] = deque()
         self._started = False
         self._closed = False
+        self._retry_delay = _FIRST_RETRY_DELAY
 
     @property
     def stream_id(self) -> str | None:
@@ -77,7 +84,16 @@ class Subscription:
             if self._closed or store.closed:
                 raise StopAsyncIteration
             known_head = notifier.head
-            page = await self._fetch()
+            try:
+                page = await self._fetch()
+            except StoreUnavailable:
+                # The backend is away (a server restart): keep the position and try again.
+                await notifier.wait(beyond=_NEVER, timeout=self._retry_delay)
+                self._retry_delay = min(self._retry_delay * 2, _MAX_RETRY_DELAY)
+                continue
+            except StoreClosed:
+                raise StopAsyncIteration from None
+            self._retry_delay = _FIRST_RETRY_DELAY
             if page:
                 self._buffer.extend(page)
                 break

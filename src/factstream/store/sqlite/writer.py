@@ -20,6 +20,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
+import msgspec
+
 from ...events import (
     AppendResult,
     DuplicateEventId,
@@ -29,7 +31,7 @@ from ...events import (
 )
 from ...events.versions import satisfied
 from ..encoding import EncodedEvent
-from ..envelope import encode_envelope, stored_event
+from ..envelope import encode_envelope, encode_timestamp, stored_event
 from ..idempotency import StoredEvent, match_stored_batch
 from .connection import SqliteSettings, open_connection
 
@@ -178,7 +180,7 @@ class SqliteWriter:
         self, conn: sqlite3.Connection, group: list[AppendRequest]
     ) -> tuple[list[tuple[AppendRequest, Outcome]], int]:
         head = _head(conn)
-        now = dt.datetime.now(dt.UTC)
+        now = encode_timestamp(dt.datetime.now(dt.UTC))
         versions = _stream_versions(conn, {request.stream_id for request in group})
         pending: set[uuid.UUID] = set()
         rows: list[_Row] = []
@@ -209,7 +211,7 @@ class SqliteWriter:
         self, conn: sqlite3.Connection, group: list[AppendRequest]
     ) -> tuple[list[tuple[AppendRequest, Outcome]], int]:
         head = _head(conn)
-        now = dt.datetime.now(dt.UTC)
+        now = encode_timestamp(dt.datetime.now(dt.UTC))
         outcomes: list[tuple[AppendRequest, Outcome]] = []
         for request in group:
             stream_id, batch = request.stream_id, request.batch
@@ -240,7 +242,7 @@ class SqliteWriter:
 
 
 def _rows(
-    stream_id: str, batch: list[EncodedEvent], actual: int, head: int, now: dt.datetime
+    stream_id: str, batch: list[EncodedEvent], actual: int, head: int, now: msgspec.Raw
 ) -> Iterable[_Row]:
     for offset, event in enumerate(batch, 1):
         position, version = head + offset, actual + offset

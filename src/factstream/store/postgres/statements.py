@@ -1,0 +1,61 @@
+"""The SQL the store runs, with its schema name filled in once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .connection import channel_name, lock_key, quote_ident
+
+__all__ = ["Statements"]
+
+_COLUMNS = (
+    "position, id, stream_id, version, type, schema_version, data, metadata, "
+    "correlation_id, causation_id, recorded_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    schema: str
+    append_key: int
+    channel: str
+    append_group: str
+    stored_by_ids: str
+    read_forward: str
+    read_backward: str
+    read_all: str
+    stream_version: str
+    head: str
+
+    @classmethod
+    def for_schema(cls, schema: str) -> Statements:
+        s = quote_ident(schema)
+        events = f"{s}.events"
+        return cls(
+            schema=schema,
+            append_key=lock_key("append", schema),
+            channel=channel_name(schema),
+            append_group=(
+                f"SELECT version_before, first_position FROM {s}.append_group("
+                "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            ),
+            stored_by_ids=(
+                "SELECT id, stream_id, version, position, type, schema_version, data, metadata, "
+                f"correlation_id, causation_id FROM {events} WHERE id = ANY($1::uuid[])"
+            ),
+            read_forward=(
+                f"SELECT {_COLUMNS} FROM {events} WHERE stream_id = $1 AND version >= $2 "
+                "ORDER BY version LIMIT $3"
+            ),
+            read_backward=(
+                f"SELECT {_COLUMNS} FROM {events} WHERE stream_id = $1 AND version <= $2 "
+                "ORDER BY version DESC LIMIT $3"
+            ),
+            read_all=(
+                f"SELECT {_COLUMNS} FROM {events} WHERE position >= $1 ORDER BY position LIMIT $2"
+            ),
+            stream_version=(
+                f"SELECT version FROM {events} WHERE stream_id = $1 ORDER BY version DESC LIMIT 1"
+            ),
+            head=f"SELECT position FROM {events} ORDER BY position DESC LIMIT 1",
+        )

@@ -1,0 +1,424 @@
+"""The writer: one connection per store, group commit, gap-free positions.
+
+Appends from every task of the process wait in a bounded queue. The writer takes as many as are
+waiting and hands them to ``append_group()`` (``sql/001_events.sql``) in one call, which is one
+transaction: it takes the schema's advisory lock, reads the head and the versions of the
+group's streams, decides each append in queue order (a conflict rejects only that append), and
+inserts every accepted event with one ``INSERT ... SELECT FROM unnest(...)``. No savepoints.
+
+A stored event id raises a unique violation that rolls the whole call back; the writer then
+looks the ids up, answers the retried batches (idempotent appends) and duplicates, and calls
+again with the rest. A lost connection is retried the same way for ``reconnect_timeout``
+seconds: whatever the lost call did is committed whole or not at all, and the retry finds out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NamedTuple
+
+import asyncpg
+
+from ...events import (
+    ANY,
+    STREAM_EXISTS,
+    AppendResult,
+    DuplicateEventId,
+    ExpectedVersion,
+    StoreClosed,
+    StoreUnavailable,
+    WrongExpectedVersion,
+)
+from ..encoding import EncodedEvent
+from ..idempotency import StoredEvent, match_stored_batch
+from .connection import PostgresSettings, is_disconnect
+from .statements import Statements
+
+__all__ = ["AppendRequest", "PostgresWriter"]
+
+_ID_CONSTRAINT = "events_id_key"
+_EXPECTED_CODES = {ANY: -1, STREAM_EXISTS: -2}
+
+
+class AppendRequest(NamedTuple):
+    stream_id: str
+    batch: list[EncodedEvent]
+    expected: ExpectedVersion
+    future: asyncio.Future[AppendResult]
+
+
+Outcome = AppendResult | BaseException
+
+
+class PostgresWriter:
+    """Owns the write connection and the task that drains the append queue."""
+
+    def __init__(
+        self,
+        settings: PostgresSettings,
+        statements: Statements,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
+        on_commit: Callable[[int], None],
+    ) -> None:
+        self._settings = settings
+        self._sql = statements
+        self._connect = connect
+        self._on_commit = on_commit
+        self._queue: asyncio.Queue[AppendRequest | None] = asyncio.Queue(
+            settings.max_pending_appends
+        )
+        self._carried: deque[AppendRequest] = deque()
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._last_notify = float("-inf")
+        self._notify_owed = False
+
+    @property
+    def connection(self) -> asyncpg.Connection | None:
+        return self._conn
+
+    def start(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name="factstream-postgres-writer"
+        )
+
+    async def submit(self, request: AppendRequest) -> None:
+        if self._stopping:
+            raise StoreClosed("the PostgreSQL store is closed")
+        await self._queue.put(request)
+
+    async def stop(self) -> None:
+        """Finish every queued append, then close the connection."""
+        if self._task is not None and not self._task.done():
+            self._stopping = True
+            await self._queue.put(None)
+            await self._task
+        self._fail_queued(StoreClosed("the PostgreSQL store closed before this append ran"))
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._conn.close(), 5)
+            self._conn.terminate()
+
+    # -- the task -------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping or self._carried:
+            first = await self._next()
+            if first is None:
+                stopping = True
+                continue
+            group, saw_end = self._group(first)
+            stopping = stopping or saw_end
+            try:
+                await self._commit_group(group)
+            except Exception as exc:  # a bug must not leave callers waiting or stop the writer
+                _deliver(group, _unavailable(f"append failed unexpectedly: {exc!r}", exc))
+        # The owed wake-up, so other processes do not wait for their next poll.
+        if self._notify_owed:
+            with contextlib.suppress(Exception):
+                await self._notify()
+
+    async def _next(self) -> AppendRequest | None:
+        if self._carried:
+            return self._carried.popleft()
+        if self._notify_owed and self._settings.notify_interval is not None:
+            wait = self._last_notify + self._settings.notify_interval - _now()
+            try:
+                async with asyncio.timeout(max(wait, 0.0)):
+                    return await self._queue.get()
+            except TimeoutError:
+                try:
+                    await self._notify()
+                except Exception:
+                    self._drop_connection()  # the next append reconnects; pollers cover us
+        return await self._queue.get()
+
+    def _group(self, first: AppendRequest) -> tuple[list[AppendRequest], bool]:
+        """The requests waiting now, in order, within the group limits.
+
+        A request sharing an event id with an earlier one of the group waits for the next
+        group, where it finds the earlier one committed (or not) and is answered accordingly.
+        """
+        settings = self._settings
+        group = [first]
+        ids = {event.id for event in first.batch}
+        events = len(first.batch)
+        while len(group) < settings.max_group_requests and not self._carried:
+            try:
+                more = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            if more is None:
+                return group, True
+            more_ids = {event.id for event in more.batch}
+            if events + len(more.batch) > settings.max_group_events or not ids.isdisjoint(more_ids):
+                self._carried.append(more)
+                break
+            group.append(more)
+            ids |= more_ids
+            events += len(more.batch)
+        return group, False
+
+    async def _notify(self) -> None:
+        conn = await self._connection()
+        self._last_notify = _now()
+        self._notify_owed = False
+        await conn.execute("SELECT pg_notify($1, '')", self._sql.channel)
+
+    def _notify_channel(self) -> str | None:
+        """The channel to notify in this commit, or ``None`` when a recent one is still fresh."""
+        interval = self._settings.notify_interval
+        if interval is None:
+            return None
+        now = _now()
+        if now - self._last_notify >= interval:
+            self._last_notify = now
+            self._notify_owed = False
+            return self._sql.channel
+        self._notify_owed = True
+        return None
+
+    # -- one group ------------------------------------------------------------------------
+
+    async def _commit_group(self, group: list[AppendRequest]) -> None:
+        pending = group
+        deadline: float | None = None
+        delay = 0.02
+        while pending:
+            try:
+                pending = await self._attempt(pending)
+                deadline = None
+            except asyncpg.UniqueViolationError as exc:
+                # Only an event id can collide: versions and positions are decided under the lock.
+                # Nothing of the call was stored; handle the stored ids, then call again.
+                if exc.constraint_name != _ID_CONSTRAINT:
+                    _deliver(pending, _unavailable(f"unexpected constraint violation: {exc}", exc))
+                    return
+                try:
+                    pending = await self._answer_stored(pending)
+                except Exception as inner:
+                    if not is_disconnect(inner):
+                        _deliver(pending, _unavailable(f"append failed: {inner}", inner))
+                        return
+                    self._drop_connection()
+            except asyncpg.QueryCanceledError as exc:
+                _deliver(
+                    pending,
+                    _unavailable(
+                        "append cancelled by the server after statement_timeout = "
+                        f"{self._settings.statement_timeout} s (nothing was stored): {exc}",
+                        exc,
+                    ),
+                )
+                return
+            except Exception as exc:
+                if not is_disconnect(exc):
+                    _deliver(pending, _unavailable(f"append failed: {exc}", exc))
+                    return
+                self._drop_connection()
+                now = _now()
+                if deadline is None:
+                    deadline = now + self._settings.reconnect_timeout
+                if now >= deadline:
+                    _deliver(
+                        pending,
+                        _unavailable(
+                            "lost the connection to PostgreSQL during an append and could not "
+                            f"reconnect within {self._settings.reconnect_timeout} s ({exc}). "
+                            "The batch was stored whole or not at all; append the same events "
+                            "(same ids) again to find out, which is safe",
+                            exc,
+                        ),
+                    )
+                    return
+                await asyncio.sleep(min(delay, max(deadline - now, 0.0)))
+                delay = min(delay * 2, 1.0)
+            except BaseException:  # cancelled: the callers must not hang
+                _deliver(pending, StoreClosed("the PostgreSQL writer stopped"))
+                raise
+
+    async def _attempt(self, pending: list[AppendRequest]) -> list[AppendRequest]:
+        """Call ``append_group`` once; answer what it decided. Returns what is left to do."""
+        conn = await self._connection()
+        channel = self._notify_channel()
+        rows = await conn.fetch(self._sql.append_group, *self._arguments(pending, channel))
+        accepted: list[tuple[AppendRequest, Outcome]] = []
+        rejected: list[tuple[AppendRequest, int]] = []
+        head = 0
+        for request, (before, first) in zip(pending, rows, strict=True):
+            if first is None:
+                rejected.append((request, before))
+                continue
+            count = len(request.batch)
+            last = first + count - 1
+            head = max(head, last)
+            accepted.append((request, AppendResult(request.stream_id, before + count, last, first)))
+        if head:
+            self._on_commit(head)
+        _deliver_each(accepted)
+        if not rejected:
+            return []
+        # A rejected batch may be a retry of one already stored: then it gets its original result.
+        try:
+            stored = await self._stored(conn, [r.batch for r, _ in rejected])
+        except Exception as exc:
+            if not is_disconnect(exc):
+                raise
+            self._drop_connection()
+            return [request for request, _ in rejected]  # decided again on the next attempt
+        answers: list[tuple[AppendRequest, Outcome]] = []
+        for request, actual in rejected:
+            outcome: Outcome
+            try:
+                existing = match_stored_batch(
+                    request.stream_id, request.batch, _own(request.batch, stored)
+                )
+            except DuplicateEventId as exc:
+                outcome = exc
+            else:
+                outcome = existing or WrongExpectedVersion(
+                    request.stream_id, request.expected, actual
+                )
+            answers.append((request, outcome))
+        _deliver_each(answers)
+        return []
+
+    async def _answer_stored(self, pending: list[AppendRequest]) -> list[AppendRequest]:
+        conn = await self._connection()
+        stored = await self._stored(conn, [r.batch for r in pending])
+        left: list[AppendRequest] = []
+        answers: list[tuple[AppendRequest, Outcome]] = []
+        for request in pending:
+            if not any(event.id in stored for event in request.batch):
+                left.append(request)
+                continue
+            outcome: Outcome
+            try:
+                existing = match_stored_batch(
+                    request.stream_id, request.batch, _own(request.batch, stored)
+                )
+                assert existing is not None
+                outcome = existing
+            except DuplicateEventId as exc:
+                outcome = exc
+            answers.append((request, outcome))
+        _deliver_each(answers)
+        if len(left) == len(pending):
+            # The violation came from ids nobody stored: a bug, not something to loop on.
+            _deliver(left, StoreUnavailable("event id conflict that no stored event explains"))
+            return []
+        return left
+
+    async def _stored(
+        self, conn: asyncpg.Connection, batches: Sequence[list[EncodedEvent]]
+    ) -> dict[uuid.UUID, StoredEvent]:
+        ids = [event.id for batch in batches for event in batch]
+        rows = await conn.fetch(self._sql.stored_by_ids, ids)
+        return {row[0]: StoredEvent(*row[1:]) for row in rows}
+
+    def _arguments(self, pending: list[AppendRequest], channel: str | None) -> list[Any]:
+        slots: dict[str, int] = {}
+        append_stream: list[int] = []
+        append_expected: list[int] = []
+        append_size: list[int] = []
+        event_append: list[int] = []
+        event_offset: list[int] = []
+        events: list[EncodedEvent] = []
+        for number, request in enumerate(pending, 1):
+            slot = slots.get(request.stream_id)
+            if slot is None:
+                slot = slots[request.stream_id] = len(slots) + 1
+            append_stream.append(slot)
+            expected = request.expected
+            append_expected.append(
+                expected if isinstance(expected, int) else _EXPECTED_CODES[expected]
+            )
+            size = len(request.batch)
+            append_size.append(size)
+            event_append.extend([number] * size)
+            event_offset.extend(range(size))
+            events.extend(request.batch)
+        ids, types, schema_versions, data, metadata, correlation, causation = zip(
+            *events, strict=True
+        )
+        return [
+            self._sql.append_key,
+            list(slots),
+            append_stream,
+            append_expected,
+            append_size,
+            event_append,
+            event_offset,
+            ids,
+            types,
+            schema_versions,
+            data,
+            metadata,
+            correlation,
+            causation,
+            channel,
+        ]
+
+    # -- the connection -------------------------------------------------------------------
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._drop_connection()
+            self._conn = await self._connect()
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
+
+    def _fail_queued(self, error: BaseException) -> None:
+        left = list(self._carried)
+        self._carried.clear()
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            if item is not None:
+                left.append(item)
+        _deliver(left, error)
+
+
+def _own(
+    batch: list[EncodedEvent], stored: dict[uuid.UUID, StoredEvent]
+) -> dict[uuid.UUID, StoredEvent]:
+    """The stored events with the ids of ``batch`` (``stored`` has the whole group's)."""
+    return {event.id: stored[event.id] for event in batch if event.id in stored}
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def _unavailable(message: str, cause: BaseException) -> StoreUnavailable:
+    error = StoreUnavailable(message)
+    error.__cause__ = cause
+    return error
+
+
+def _deliver(requests: Sequence[AppendRequest], error: BaseException) -> None:
+    _deliver_each([(request, error) for request in requests])
+
+
+def _deliver_each(items: Sequence[tuple[AppendRequest, Outcome]]) -> None:
+    for request, outcome in items:
+        future = request.future
+        if future.done():
+            continue  # the caller was cancelled; the append's outcome stands
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
