@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[cli,postgres,test,lint]'
+	$(PY) -m pip install --quiet -e '.[cli,postgres,redis,http,metrics,otel,test,lint]'
 	touch $(STAMP)
 
 install: $(STAMP)
