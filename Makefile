@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[cli,postgres,redis,http,metrics,otel,test,lint]'
+	$(PY) -m pip install --quiet -e '.[cli,postgres,redis,http,metrics,otel,test,lint,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -30,7 +30,6 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) -m benchmarks $(BENCH_ARGS)
 
 clean:
