@@ -20,6 +20,8 @@ from factstream.http import (
     ProjectionsStatus,
     create_app,
 )
+from factstream.observability import Metrics
+from factstream.observability.readside import ProjectionMetrics
 from factstream.projections import (
     Projection,
     ProjectionRunner,
@@ -138,3 +140,36 @@ async def test_parked_events_are_listed_retried_and_skipped_as_dead_letters(
         [seen] = await status.projection_statuses()
         assert (seen.name, seen.state) == ("picky", "running")
         assert not await letters.skip(listed[0].id)  # nothing parked any more
+
+
+async def test_projection_lag_parked_and_heartbeat_are_exported_to_prometheus(
+    store: fs.EventStore, tmp_path: pathlib.Path
+) -> None:
+    target = SqliteTarget(tmp_path / "read.db")
+    await store.append("acct-1", [fs.NewEvent("Paid", {"poison": True})])
+    done = await store.append("acct-2", [fs.NewEvent("Paid", {})])
+    retry = RetryPolicy(attempts=1, first_delay=0.01)
+    metrics = Metrics()
+    exporter = ProjectionMetrics(metrics, target, store)
+    async with ProjectionRunner(store, Picky(), target, retry=retry, heartbeat_interval=0.1) as r:
+        assert await r.wait_for(done.position, timeout=30)
+        await exporter.refresh()
+        running_samples = _samples(metrics)
+    # The runner is gone; two more events arrive that nobody processes.
+    await store.append("acct-3", [fs.NewEvent("Paid", {}), fs.NewEvent("Paid", {})])
+    await exporter.refresh()
+    stopped_samples = _samples(metrics)
+    assert running_samples[("factstream_parked_events", "picky")] == 1
+    assert running_samples[("factstream_lag_events", "picky")] == 0
+    assert 0 <= running_samples[("factstream_heartbeat_age_seconds", "picky")] < 3600
+    assert stopped_samples[("factstream_lag_events", "picky")] == 2
+
+
+def _samples(metrics: Metrics) -> dict[tuple[str, str | None], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (sample.name, sample.labels.get("name")): sample.value
+        for family in text_string_to_metric_families(metrics.exposition().decode())
+        for sample in family.samples
+    }
