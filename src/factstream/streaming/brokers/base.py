@@ -117,7 +117,8 @@ class PartitionConsumer(Protocol):
         ...
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
-        """Mark messages processed: they are not delivered to this group again."""
+        """Mark messages processed: they are not delivered to this group again. On return the
+        broker has recorded the acks."""
         ...
 
     async def nak(self, deliveries: Sequence[Delivery]) -> None:

@@ -255,7 +255,7 @@ class NatsBroker:
             while len(letters) < limit:
                 try:
                     batch = await subscription.fetch(min(100, limit - len(letters)), timeout=1.0)
-                except nats.errors.TimeoutError:
+                except (nats.errors.TimeoutError, asyncio.TimeoutError):
                     break
                 remaining = 0
                 for msg in batch:
@@ -316,7 +316,7 @@ class _NatsConsumer:
             return []
         try:
             msgs = await self._subscription.fetch(room, timeout=timeout)
-        except nats.errors.TimeoutError:
+        except (nats.errors.TimeoutError, asyncio.TimeoutError):
             return []
         except _ERRORS as exc:
             raise BrokerUnavailable(f"fetch from {self._durable} failed: {exc!r}") from exc
@@ -341,11 +341,16 @@ class _NatsConsumer:
         return out
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        if not deliveries:
+            return
         try:
             for delivery in deliveries:
-                msg: Msg = delivery.raw
-                self._in_flight.pop(msg.metadata.sequence.stream, None)
-                await msg.ack()
+                self._in_flight.pop(int(delivery.broker_id), None)
+            for delivery in deliveries[:-1]:
+                await delivery.raw.ack()
+            # The last ack waits for the server, so the whole batch is recorded on return (the
+            # server handles one consumer's acks in order).
+            await deliveries[-1].raw.ack_sync(timeout=self._broker.api_timeout)
         except _ERRORS as exc:
             raise BrokerUnavailable(f"ack to {self._durable} failed: {exc!r}") from exc
 

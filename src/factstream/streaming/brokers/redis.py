@@ -277,7 +277,7 @@ class _RedisConsumer:
             start = "0-0"
             for _ in range(100_000):
                 reply = await self._redis.xautoclaim(
-                    self._key, self._group, self._name, 0, start, count=1000, justid=True
+                    self._key, self._group, self._name, 0, start, count=1000
                 )
                 start = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
                 if start == "0-0":
