@@ -255,7 +255,7 @@ class NatsBroker:
             while len(letters) < limit:
                 try:
                     batch = await subscription.fetch(min(100, limit - len(letters)), timeout=1.0)
-                except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                except (TimeoutError, nats.errors.TimeoutError):
                     break
                 remaining = 0
                 for msg in batch:
@@ -316,7 +316,7 @@ class _NatsConsumer:
             return []
         try:
             msgs = await self._subscription.fetch(room, timeout=timeout)
-        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, nats.errors.TimeoutError):
             return []
         except _ERRORS as exc:
             raise BrokerUnavailable(f"fetch from {self._durable} failed: {exc!r}") from exc
