@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
 import builtins
+import uuid
 from collections import defaultdict
 
 from .brokers.base import Broker, DeadLetter, OutboundMessage
