@@ -130,7 +130,7 @@ class PartitionWorker:
                 continue
             stream_id = event.stream_id
             mark = marks.get(stream_id) or StreamMark()
-            if mark.parked is not None:
+            if mark.parked is not None and stream_id not in updates:
                 # A replay elsewhere may have unparked it: look again before parking more.
                 mark = (await self.state.load_marks(self.group, [stream_id])).get(
                     stream_id, StreamMark()
