@@ -116,7 +116,8 @@ async def test_a_standby_relay_takes_over_when_the_active_one_stops(
     await first.wait_for(4, timeout=10)
     async with running(standby):
         await asyncio.sleep(FAST.lease_ttl)  # the standby tries and stays standby
-        assert first.status.active and not standby.status.active
+        assert first.status.active
+        assert not standby.status.active
         first_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await first_task
