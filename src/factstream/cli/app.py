@@ -31,9 +31,10 @@ def _root(
 
 def _register() -> None:
     # Command groups register themselves; import order is the help order.
-    from . import demo_cmd
+    from . import demo_cmd, streaming_cmd
 
     demo_cmd.register(app)
+    streaming_cmd.register(app)
 
 
 _register()
