@@ -25,8 +25,7 @@ def start_cluster(folder: pathlib.Path) -> list[Server]:
     cluster_ports = [free_port() for _ in range(3)]
     routes = ",".join(f"nats://127.0.0.1:{port}" for port in cluster_ports)
     servers = [
-        nats_server(folder, f"n{i}", cluster_port=cluster_ports[i], routes=routes)
-        for i in range(3)
+        nats_server(folder, f"n{i}", cluster_port=cluster_ports[i], routes=routes) for i in range(3)
     ]
     for server in servers:
         server.start()

@@ -67,7 +67,7 @@ async def test_a_faststream_subscriber_reads_the_relay_s_messages(
         else:
             from faststream.redis import RedisBroker, RedisStreamMessage, StreamSub
 
-            app_broker = RedisBroker("redis://127.0.0.1:6379/0", logger=None)
+            app_broker = RedisBroker("redis://127.0.0.1:6379/0", logger=None)  # type: ignore[arg-type]
 
             @app_broker.subscriber(  # type: ignore[untyped-decorator]
                 stream=StreamSub(
