@@ -73,6 +73,13 @@ async def test_a_killed_member_s_partitions_move_and_nothing_is_lost(
                 rows = effects.execute("SELECT DISTINCT member FROM effects").fetchall()
                 return {row[0] for row in rows}
 
+            # Both members hold partitions before any event is written (else the first one up
+            # may handle everything before the second joins).
+            for _ in range(300):
+                holders = await state.lease_holders("group:killtest:partition:")
+                if set(holders.values()) == {"a", "b"}:
+                    break
+                await asyncio.sleep(0.1)
             await write(store, range(1, 11))
             await wait_until(lambda: members() == {"a", "b"}, timeout=30)
             processes["a"].send_signal(signal.SIGKILL)

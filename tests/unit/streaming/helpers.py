@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import io
 from collections.abc import Callable
 
 from factstream import RecordedEvent
@@ -17,7 +18,15 @@ async def wait_until(
         if condition():
             return
         await asyncio.sleep(step)
-    raise AssertionError(f"condition not met within {timeout} s")
+    raise AssertionError(f"condition not met within {timeout} s; tasks:\n{task_stacks()}")
+
+
+def task_stacks() -> str:
+    """Where every task of the loop waits (to diagnose a stuck test)."""
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=6, file=out)
+    return out.getvalue()
 
 
 class Recorder:
