@@ -10,7 +10,7 @@ DEMO_STAMP := $(VENV)/.demo-installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[cli,postgres,redis,http,metrics,otel,test,lint,bench]'
+	$(PY) -m pip install --quiet -e '.[cli,postgres,redis,nats,http,metrics,otel,test,lint,bench]'
 	touch $(STAMP)
 
 # The demo needs only the command line's extra, not the test and benchmark tools.

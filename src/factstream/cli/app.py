@@ -39,6 +39,7 @@ def _register() -> None:
         replay_cmd,
         schema_cmd,
         serve_cmd,
+        streaming_cmd,
         streams_cmd,
     )
 
@@ -50,6 +51,7 @@ def _register() -> None:
     projections_cmd.register(app)
     dlq_cmd.register(app)
     replay_cmd.register(app)
+    streaming_cmd.register(app)
 
 
 _register()
