@@ -43,6 +43,19 @@ from .events import (
     WrongExpectedVersion,
     uuid7,
 )
+from .projections import (
+    DeadLetter,
+    DeadLetters,
+    PostgresTarget,
+    Projection,
+    ProjectionFailed,
+    ProjectionOutdated,
+    ProjectionRunner,
+    RetryPolicy,
+    SqliteTarget,
+    SqlTransaction,
+    handles,
+)
 from .schema import (
     EventRegistry,
     EventValidationError,
@@ -101,6 +114,18 @@ __all__ = [
     "UpcastError",
     "WrongExpectedVersion",
     "applies",
+    # the read side
+    "DeadLetter",
+    "DeadLetters",
+    "PostgresTarget",
+    "Projection",
+    "ProjectionFailed",
+    "ProjectionOutdated",
+    "ProjectionRunner",
+    "RetryPolicy",
+    "SqlTransaction",
+    "SqliteTarget",
+    "handles",
     "connect",
     "creates",
     "updates",

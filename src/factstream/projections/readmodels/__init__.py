@@ -1,0 +1,1 @@
+"""Where read models live: SQL databases (SQLite, PostgreSQL) and Redis."""
