@@ -7,8 +7,9 @@ A backend's test module subclasses a contract and provides a ``harness`` fixture
         async def harness(self): ...
 """
 
+from .broker import BrokerContract, BrokerHarness
 from .harness import StoreHarness
 from .shared_store import SharedStoreContract
 from .store import EventStoreContract
 
-__all__ = ["EventStoreContract", "SharedStoreContract", "StoreHarness"]
+__all__ = ["BrokerContract", "BrokerHarness", "EventStoreContract", "SharedStoreContract", "StoreHarness"]

@@ -1,0 +1,412 @@
+"""The Redis Streams adapter (extra ``redis``: redis-py's asyncio client).
+
+Layout for ``prefix="factstream"``: one stream key per partition (``factstream:p0`` ...), each
+entry one field ``__data__`` holding FastStream's binary envelope (headers + JSON body, see
+``envelope.py``); consumer groups per partition key; dead letters of group ``billing`` in
+``factstream:dlq:billing``; ``factstream:meta`` marks that the keys exist.
+
+Redis 7.0 has no idempotent XADD: a re-publish is stored twice and consumers dedupe by
+(stream, version). Publishes go out in pipelines of ``batch_size`` entries, one pipeline at a
+time so entries keep their order, with at most ``max_pending`` entries unacknowledged.
+
+When a reader takes a partition over, ``XAUTOCLAIM`` moves every entry still pending in the
+group (delivered to a reader that died) to it, and it reads them again in order before new
+ones.
+
+Without persistence (this machine's Redis keeps nothing on disk) a Redis restart loses every
+stream and group: :meth:`setup` then reports the broker fresh and the relay republishes the
+store's log from the start; consumer groups recreate their groups and skip what they applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from .base import (
+    BrokerUnavailable,
+    DeadLetter,
+    Delivery,
+    OutboundMessage,
+    dead_letter_fields,
+    letter_from_fields,
+)
+from .envelope import DATA_FIELD, decode_envelope, encode_envelope
+
+__all__ = ["RedisStreamsBroker"]
+
+_log = logging.getLogger("factstream.streaming.redis")
+_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+_Batch = list[tuple[bytes, dict[bytes, bytes], "asyncio.Future[Any]"]]
+
+
+class RedisStreamsBroker:
+    """Redis Streams as a partitioned log. Open it with :meth:`open`."""
+
+    name = "redis"
+    deduplicates = False
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = "factstream",
+        partitions: int = 8,
+        max_pending: int = 1024,
+        batch_size: int = 100,
+        maxlen: int | None = None,
+    ) -> None:
+        if partitions < 1:
+            raise ValueError(f"partitions must be >= 1, got {partitions}")
+        # redis-py's annotations of stream replies are unions too wide to use: Any it is.
+        self._redis: Any = client
+        self.prefix = prefix
+        self.partitions = partitions
+        self.batch_size = batch_size
+        self.maxlen = maxlen
+        self._keys = [f"{prefix}:p{p}".encode() for p in range(partitions)]
+        self._meta = f"{prefix}:meta"
+        self._batch: _Batch = []
+        self._queue: asyncio.Queue[_Batch] = asyncio.Queue(max(1, max_pending // batch_size))
+        self._sender: asyncio.Task[None] | None = None
+        self._flush_scheduled = False
+        self._broken: BaseException | None = None
+
+    @classmethod
+    async def open(
+        cls, url: str = "redis://127.0.0.1:6379/0", **options: Any
+    ) -> RedisStreamsBroker:
+        """Connect to the Redis at ``url``. Keyword options are those of the class
+        (``prefix``, ``partitions``, ``max_pending``, ``batch_size``, ``maxlen``)."""
+        client = aioredis.Redis.from_url(
+            url, socket_connect_timeout=2.0, socket_timeout=10.0, health_check_interval=0
+        )
+        return cls(client, **options)
+
+    def key(self, partition: int) -> str:
+        return self._keys[partition].decode()
+
+    def dead_letter_key(self, group: str) -> str:
+        return f"{self.prefix}:dlq:{group}"
+
+    async def setup(self) -> bool:
+        try:
+            created = await self._redis.set(
+                self._meta, dt.datetime.now(dt.UTC).isoformat(), nx=True
+            )
+        except _ERRORS as exc:
+            raise BrokerUnavailable(f"Redis setup failed: {exc!r}") from exc
+        return bool(created)
+
+    # -- publishing -------------------------------------------------------------------------
+
+    async def publish(self, message: OutboundMessage) -> asyncio.Future[Any]:
+        if self._broken is not None:
+            raise BrokerUnavailable(f"Redis publish failed: {self._broken!r}")
+        headers = message.headers
+        if headers.get("message_id") != message.msg_id:
+            headers = {**headers, "fs-msg-id": message.msg_id}
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._batch.append(
+            (
+                self._keys[message.partition],
+                {DATA_FIELD: encode_envelope(headers, message.body)},
+                future,
+            )
+        )
+        if len(self._batch) >= self.batch_size:
+            await self._hand_over()
+        elif not self._flush_scheduled:
+            # Whatever is buffered goes out as soon as the publisher lets the loop run.
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_soon)
+        return future
+
+    def _flush_soon(self) -> None:
+        self._flush_scheduled = False
+        if self._batch and not self._queue.full():
+            batch, self._batch = self._batch, []
+            self._queue.put_nowait(batch)
+            self._ensure_sender()
+
+    async def _hand_over(self) -> None:
+        batch, self._batch = self._batch, []
+        self._ensure_sender()
+        await self._queue.put(batch)  # waits while max_pending entries are unacknowledged
+
+    def _ensure_sender(self) -> None:
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(
+                self._send(), name="factstream-redis-sender"
+            )
+
+    async def _send(self) -> None:
+        while True:
+            batch = await self._queue.get()
+            if self._broken is None:
+                try:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for key, fields, _ in batch:
+                            if self.maxlen is None:
+                                pipe.xadd(key, fields)
+                            else:
+                                pipe.xadd(key, fields, maxlen=self.maxlen, approximate=True)
+                        await pipe.execute()
+                except (*_ERRORS, redis.exceptions.RedisError) as exc:
+                    # Later batches are failed unsent, so nothing is stored after a gap.
+                    self._broken = exc
+            for _, _, future in batch:
+                if future.done():
+                    continue
+                if self._broken is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(BrokerUnavailable(f"XADD failed: {self._broken!r}"))
+            self._queue.task_done()
+
+    def cancel_pending(self) -> None:
+        """Fail what is buffered or queued and accept publishes again (after a failure)."""
+        batches = [self._batch]
+        self._batch = []
+        while not self._queue.empty():
+            batches.append(self._queue.get_nowait())
+            self._queue.task_done()
+        for batch in batches:
+            for _, _, future in batch:
+                future.cancel()
+        if self._sender is not None:
+            self._sender.cancel()
+            self._sender = None
+        self._broken = None
+
+    # -- consuming --------------------------------------------------------------------------
+
+    async def consumer(
+        self, group: str, partition: int, *, max_in_flight: int, member: str
+    ) -> _RedisConsumer:
+        consumer = _RedisConsumer(self, group, partition, max_in_flight, member)
+        await consumer.start()
+        return consumer
+
+    # -- dead letters -----------------------------------------------------------------------
+
+    async def dead_letter(
+        self, group: str, delivery: Delivery, error: str, delivery_count: int
+    ) -> None:
+        headers = dead_letter_fields(group, delivery, error, delivery_count)
+        try:
+            await self._redis.xadd(
+                self.dead_letter_key(group),
+                {DATA_FIELD: encode_envelope(headers, delivery.body)},
+            )
+        except _ERRORS as exc:
+            raise BrokerUnavailable(f"cannot store a dead letter: {exc!r}") from exc
+
+    async def dead_letters(self, group: str, limit: int = 1000) -> list[DeadLetter]:
+        try:
+            entries = await self._redis.xrange(self.dead_letter_key(group), count=limit)
+        except _ERRORS as exc:
+            raise BrokerUnavailable(f"cannot read dead letters: {exc!r}") from exc
+        letters = []
+        for entry_id, fields in entries:
+            headers, body = decode_envelope(fields[DATA_FIELD])
+            letters.append(letter_from_fields(entry_id.decode(), headers, body))
+        return letters
+
+    async def delete_dead_letter(self, group: str, letter_id: str) -> None:
+        try:
+            await self._redis.xdel(self.dead_letter_key(group), letter_id)
+        except _ERRORS as exc:
+            raise BrokerUnavailable(f"cannot delete a dead letter: {exc!r}") from exc
+
+    async def destroy(self) -> None:
+        keys: list[Any] = [*self._keys, self._meta]
+        async for key in self._redis.scan_iter(match=f"{self.prefix}:dlq:*"):
+            keys.append(key)
+        await self._redis.delete(*keys)
+
+    async def close(self) -> None:
+        if self._batch:
+            self._flush_soon()
+        if self._sender is not None and not self._queue.empty():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await self._queue.join()
+        self.cancel_pending()
+        await self._redis.aclose()
+
+
+def _before(entry_id: str) -> str:
+    """The greatest stream id smaller than ``entry_id`` (XREADGROUP reads ids above it)."""
+    ms, _, seq = entry_id.partition("-")
+    if int(seq) > 0:
+        return f"{ms}-{int(seq) - 1}"
+    return f"{int(ms) - 1}-18446744073709551615" if int(ms) > 0 else "0-0"
+
+
+class _RedisConsumer:
+    def __init__(
+        self,
+        broker: RedisStreamsBroker,
+        group: str,
+        partition: int,
+        max_in_flight: int,
+        member: str,
+    ) -> None:
+        self._broker = broker
+        self._redis: Any = broker._redis
+        self._key = broker.key(partition)
+        self._group = group
+        self._name = member
+        self.partition = partition
+        self._max_in_flight = max_in_flight
+        self._in_flight: dict[str, Delivery] = {}
+        self._pending_from: str | None = "0-0"  # re-reading our pending entries after this id
+
+    async def start(self) -> None:
+        try:
+            await self._create_group()
+            # Take every entry a previous reader left unacknowledged; they are read first.
+            start = "0-0"
+            for _ in range(100_000):
+                reply = await self._redis.xautoclaim(
+                    self._key, self._group, self._name, 0, start, count=1000
+                )
+                start = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+                if start == "0-0":
+                    break
+        except _ERRORS as exc:
+            raise BrokerUnavailable(
+                f"cannot open group {self._group} on {self._key}: {exc!r}"
+            ) from exc
+
+    async def _create_group(self) -> None:
+        try:
+            await self._redis.xgroup_create(self._key, self._group, id="0", mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def fetch(self, max_messages: int, timeout: float) -> list[Delivery]:
+        room = min(max_messages, self._max_in_flight - len(self._in_flight))
+        if room <= 0:
+            return []
+        try:
+            if self._pending_from is not None:
+                out = await self._read_pending(room)
+                if out:
+                    return out
+                self._pending_from = None
+            reply = await self._redis.xreadgroup(
+                self._group,
+                self._name,
+                {self._key: ">"},
+                count=room,
+                block=max(1, int(timeout * 1000)),
+            )
+        except redis.exceptions.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # The group is gone (Redis restarted without persistence): start it again.
+            await self._create_group()
+            return []
+        except _ERRORS as exc:
+            raise BrokerUnavailable(f"XREADGROUP on {self._key} failed: {exc!r}") from exc
+        entries = reply[0][1] if reply else []
+        return await self._deliveries(entries, {})
+
+    async def _read_pending(self, room: int) -> list[Delivery]:
+        assert self._pending_from is not None
+        reply = await self._redis.xreadgroup(
+            self._group, self._name, {self._key: self._pending_from}, count=room
+        )
+        entries = [
+            e for e in (reply[0][1] if reply else []) if e[0].decode() not in self._in_flight
+        ]
+        if not entries:
+            return []
+        self._pending_from = entries[-1][0].decode()
+        details = await self._redis.xpending_range(
+            self._key,
+            self._group,
+            min=entries[0][0],
+            max=entries[-1][0],
+            count=len(entries) * 2,
+            consumername=self._name,
+        )
+        counts: dict[str, int] = {}
+        for detail in details:
+            entry_id = detail["message_id"]
+            entry_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+            counts[entry_id] = int(detail["times_delivered"])
+        return await self._deliveries(entries, counts)
+
+    async def _deliveries(self, entries: list[Any], counts: dict[str, int]) -> list[Delivery]:
+        out = []
+        gone = []
+        for raw_id, fields in entries:
+            entry_id = raw_id.decode()
+            if not fields or DATA_FIELD not in fields:
+                gone.append(entry_id)  # trimmed or deleted while pending
+                continue
+            try:
+                headers, body = decode_envelope(fields[DATA_FIELD])
+            except ValueError:
+                headers, body = {}, fields[DATA_FIELD]
+            msg_id = headers.get("fs-msg-id") or headers.get("message_id", "")
+            delivery = Delivery(
+                self.partition, msg_id, headers, body, counts.get(entry_id, 1), entry_id, entry_id
+            )
+            self._in_flight[entry_id] = delivery
+            out.append(delivery)
+        if gone:
+            await self._redis.xack(self._key, self._group, *gone)
+        return out
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        if not deliveries:
+            return
+        ids = [d.broker_id for d in deliveries]
+        for entry_id in ids:
+            self._in_flight.pop(entry_id, None)
+        try:
+            await self._redis.xack(self._key, self._group, *ids)
+        except _ERRORS as exc:
+            raise BrokerUnavailable(f"XACK on {self._key} failed: {exc!r}") from exc
+
+    async def nak(self, deliveries: Sequence[Delivery]) -> None:
+        ids = [d.broker_id for d in deliveries if d.broker_id in self._in_flight]
+        if not ids:
+            return
+        for entry_id in ids:
+            self._in_flight.pop(entry_id)
+        first = min(ids, key=lambda i: tuple(int(x) for x in i.split("-")))
+        start = _before(first)
+        if self._pending_from is None or _older(start, self._pending_from):
+            self._pending_from = start
+
+    async def lag(self) -> int:
+        try:
+            groups = await self._redis.xinfo_groups(self._key)
+        except _ERRORS as exc:
+            raise BrokerUnavailable(f"XINFO GROUPS on {self._key} failed: {exc!r}") from exc
+        for info in groups:
+            name = info["name"].decode() if isinstance(info["name"], bytes) else info["name"]
+            if name == self._group:
+                return int(info.get("lag") or 0) + int(info.get("pending") or 0)
+        return 0
+
+    async def close(self) -> None:
+        # Unacknowledged entries stay pending; the next reader claims them (XAUTOCLAIM).
+        self._in_flight.clear()
+
+
+def _older(a: str, b: str) -> bool:
+    return tuple(int(x) for x in a.split("-")) < tuple(int(x) for x in b.split("-"))

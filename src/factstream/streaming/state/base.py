@@ -1,0 +1,78 @@
+"""Where the streaming layer keeps its state: the relay's checkpoint, leases (one active relay,
+one reader per partition), and each consumer group's applied versions per stream.
+
+These live in the store's database (SQLite file, PostgreSQL schema) or in memory, behind three
+small ports that one object per database implements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = ["CheckpointStore", "LeaseStore", "StreamMark", "StreamingState", "VersionStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMark:
+    """A consumer group's progress on one stream.
+
+    Attributes:
+        version: the last version applied (0: none).
+        parked: the version from which the stream is parked in the dead letters, or ``None``.
+    """
+
+    version: int = 0
+    parked: int | None = None
+
+
+@runtime_checkable
+class CheckpointStore(Protocol):
+    async def load_checkpoint(self, name: str) -> int:
+        """The last position saved under ``name`` (0 when none)."""
+        ...
+
+    async def save_checkpoint(self, name: str, position: int) -> None:
+        """Save ``position`` under ``name`` (it may go back: a relay rewinds after a wipe)."""
+        ...
+
+
+@runtime_checkable
+class LeaseStore(Protocol):
+    async def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
+        """Take ``name`` for ``owner`` for ``ttl`` seconds, or extend it if ``owner`` holds it.
+
+        Returns ``False`` while another owner holds an unexpired lease.
+        """
+        ...
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        """Give ``name`` up if ``owner`` holds it."""
+        ...
+
+    async def lease_holders(self, prefix: str) -> dict[str, str]:
+        """Unexpired leases whose name starts with ``prefix``: name -> owner."""
+        ...
+
+
+@runtime_checkable
+class VersionStore(Protocol):
+    async def load_marks(self, consumer: str, stream_ids: Collection[str]) -> dict[str, StreamMark]:
+        """The marks of ``stream_ids`` that exist (a missing one means version 0, not parked)."""
+        ...
+
+    async def save_marks(self, consumer: str, marks: Mapping[str, StreamMark]) -> None:
+        """Store marks in one transaction. A version never goes down; ``parked`` is set as given."""
+        ...
+
+    async def parked_streams(self, consumer: str) -> dict[str, StreamMark]:
+        """Every parked stream of ``consumer``."""
+        ...
+
+
+@runtime_checkable
+class StreamingState(CheckpointStore, LeaseStore, VersionStore, Protocol):
+    """All three ports over one database."""
+
+    async def close(self) -> None: ...

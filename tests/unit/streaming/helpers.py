@@ -1,0 +1,42 @@
+"""Shared helpers of the streaming tests: bounded waits and a recording handler."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Callable
+
+from factstream import RecordedEvent
+
+
+async def wait_until(
+    condition: Callable[[], bool], timeout: float = 20.0, step: float = 0.02
+) -> None:
+    """Poll ``condition`` until true; at most ``timeout`` seconds (then fail)."""
+    for _ in range(int(timeout / step) + 1):
+        if condition():
+            return
+        await asyncio.sleep(step)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+class Recorder:
+    """A handler that records what it applied, per stream, and can be told to fail."""
+
+    def __init__(self) -> None:
+        self.applied: dict[str, list[int]] = collections.defaultdict(list)
+        self.count = 0
+        self.fail_on: set[tuple[str, int]] = set()
+        self.attempts: collections.Counter[tuple[str, int]] = collections.Counter()
+
+    async def __call__(self, event: RecordedEvent) -> None:
+        key = (event.stream_id, event.version)
+        self.attempts[key] += 1
+        if key in self.fail_on:
+            raise ValueError(f"poison {key}")
+        self.applied[event.stream_id].append(event.version)
+        self.count += 1
+
+    def check_in_order_once(self, expected: dict[str, int]) -> None:
+        for stream_id, top in expected.items():
+            assert self.applied[stream_id] == list(range(1, top + 1)), stream_id
