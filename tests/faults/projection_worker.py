@@ -18,8 +18,8 @@ from factstream.projections import (
     PostgresTarget,
     Projection,
     ProjectionRunner,
-    SqlTarget,
     SqliteTarget,
+    SqlTarget,
     SqlTransaction,
 )
 

@@ -53,8 +53,14 @@ async def _fill(url: str) -> None:
 async def _worker(url: str, target: str, mode: str, batch_size: int) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(WORKER), url, target, mode, str(batch_size),
-        stdout=asyncio.subprocess.PIPE, env=env,
+        sys.executable,
+        str(WORKER),
+        url,
+        target,
+        mode,
+        str(batch_size),
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
     )
     assert process.stdout is not None
     return process

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import re
 import subprocess
@@ -26,7 +27,15 @@ def _blocks() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(("name", "code"), _blocks(), ids=[name for name, _ in _blocks()])
 def test_code_block_runs(name: str, code: str, tmp_path: pathlib.Path) -> None:
+    # The block runs in another folder: pass this process's import path, made absolute, so
+    # it imports the factstream under test (a relative PYTHONPATH would not resolve there).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(os.path.abspath(p) for p in sys.path)}
     completed = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert completed.returncode == 0, f"{name} failed:\n{completed.stderr}"

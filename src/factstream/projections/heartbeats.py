@@ -152,8 +152,12 @@ class Heartbeat:
 
 
 def _state(
-    reported: str, heartbeat_age: float, progress_age: float, beat_every: float,
-    behind: bool, stuck_after: float,
+    reported: str,
+    heartbeat_age: float,
+    progress_age: float,
+    beat_every: float,
+    behind: bool,
+    stuck_after: float,
 ) -> RunnerState:
     if reported != "running":
         return "failed" if reported == "failed" else "stopped"
@@ -183,9 +187,12 @@ async def projection_status(
     try:
         await session.migrate()
         dialect = session.dialect
-        names = [row[0] for row in await session.query(
-            "SELECT DISTINCT name FROM factstream_projections ORDER BY name"
-        )]
+        names = [
+            row[0]
+            for row in await session.query(
+                "SELECT DISTINCT name FROM factstream_projections ORDER BY name"
+            )
+        ]
         now = float((await session.query(f"SELECT {dialect.now}"))[0][0])
         found = []
         for name in names:
@@ -207,13 +214,17 @@ async def projection_status(
                 for g in await generations(session, name)
                 if g.state == "building"
             }
-            parked = int((await session.query(
-                dialect.convert(
-                    "SELECT count(*) FROM factstream_dead_letters "
-                    "WHERE name = ? AND generation = ?"
-                ),
-                (name, generation.number),
-            ))[0][0])
+            parked = int(
+                (
+                    await session.query(
+                        dialect.convert(
+                            "SELECT count(*) FROM factstream_dead_letters "
+                            "WHERE name = ? AND generation = ?"
+                        ),
+                        (name, generation.number),
+                    )
+                )[0][0]
+            )
             runner_rows = await session.query(
                 dialect.convert(
                     "SELECT runner_id, generation, host, pid, partitions, position, "
@@ -223,26 +234,54 @@ async def projection_status(
                 (name,),
             )
             runners = []
-            for rid, gen, host, pid, parts, pos, beat_at, progress_at, every, state, err in (
-                runner_rows
-            ):
+            for (
+                rid,
+                gen,
+                host,
+                pid,
+                parts,
+                pos,
+                beat_at,
+                progress_at,
+                every,
+                state,
+                err,
+            ) in runner_rows:
                 heartbeat_age = now - float(beat_at)
                 progress_age = now - float(progress_at)
                 behind = head is not None and int(pos) < head
-                computed = _state(state, heartbeat_age, progress_age, float(every), behind,
-                                  stuck_after)
+                computed = _state(
+                    state, heartbeat_age, progress_age, float(every), behind, stuck_after
+                )
                 if computed == "stopped" and not include_stopped:
                     continue
-                runners.append(RunnerStatus(
-                    rid, name, int(gen), host, int(pid), tuple(json.loads(parts)), int(pos),
-                    computed, heartbeat_age, progress_age, err,
-                ))
-            found.append(ProjectionStatus(
-                name, generation.number, generation.version, position,
-                None if head is None else max(head - position, 0), building, parked,
-                tuple(runners),
-            ))
+                runners.append(
+                    RunnerStatus(
+                        rid,
+                        name,
+                        int(gen),
+                        host,
+                        int(pid),
+                        tuple(json.loads(parts)),
+                        int(pos),
+                        computed,
+                        heartbeat_age,
+                        progress_age,
+                        err,
+                    )
+                )
+            found.append(
+                ProjectionStatus(
+                    name,
+                    generation.number,
+                    generation.version,
+                    position,
+                    None if head is None else max(head - position, 0),
+                    building,
+                    parked,
+                    tuple(runners),
+                )
+            )
         return found
     finally:
         await session.close()
-

@@ -16,10 +16,10 @@ from typing import Any, Self
 from ..events import RecordedEvent
 from ..store import EventStore
 from .errors import CheckpointConflict, GenerationChanged, ProjectionFailed
+from .heartbeats import Heartbeat
 from .policy import RetryPolicy, partition_of
 from .projection import Projection
 from .readmodels.base import ReadModel
-from .heartbeats import Heartbeat
 from .readmodels.sql import SqlTarget
 from .targets import Target, open_read_model
 
@@ -203,6 +203,8 @@ class ProjectionRunner:
         target = await self.store.head_position() if until is None else until
         self._until = target
         await self._open()
+        if self._heartbeat is not None:
+            await self._heartbeat.start()
         if self.position >= target:
             await self.stop()
             return self.position

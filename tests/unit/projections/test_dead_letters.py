@@ -67,7 +67,7 @@ async def _applied(target: SqlTarget) -> dict[str, list[int]]:
 
 async def _eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
     async with asyncio.timeout(timeout):
-        while not await check():
+        while not await check():  # noqa: ASYNC110 - polls another database
             await asyncio.sleep(0.02)
 
 
@@ -93,13 +93,16 @@ async def test_poison_event_parks_its_stream_while_others_go_on_then_retry_repla
         async with DeadLetters(target, "fragile") as dlq:
             [parked] = await dlq.streams()
             assert (parked.stream_id, parked.count, parked.first_position) == ("a", 3, a1[1])
-            assert parked.error is not None and "cannot digest" in parked.error
+            assert parked.error is not None
+            assert "cannot digest" in parked.error
             letters = await dlq.list()
             assert [letter.position for letter in letters] == [*a1[1:], *a2]
             assert [letter.attempts for letter in letters] == [FAST.attempts, 0, 0]
             shown = await dlq.show(a1[1])
-            assert shown is not None and shown.event.data == {"poison": True}
-            assert shown.event.stream_id == "a" and shown.error == parked.error
+            assert shown is not None
+            assert shown.event.data == {"poison": True}
+            assert shown.event.stream_id == "a"
+            assert shown.error == parked.error
 
             projection.broken = False  # the fix is deployed
             assert await dlq.retry("a") == 3

@@ -29,7 +29,9 @@ async def _status(target: SqlTarget, head: int, **options: float) -> ProjectionS
     return status
 
 
-async def _until_state(target: SqlTarget, head: int, state: str, **options: float) -> ProjectionStatus:
+async def _until_state(
+    target: SqlTarget, head: int, state: str, **options: float
+) -> ProjectionStatus:
     async with asyncio.timeout(20):
         while True:
             status = await _status(target, head, **options)
@@ -46,7 +48,10 @@ async def test_status_reports_checkpoint_lag_and_a_running_runner(
         assert await r.wait_for(result.position, timeout=10)
         status = await _until_state(target, result.position, "running")
         assert (status.name, status.generation, status.position, status.lag) == (
-            "orders_by_customer", 1, result.position, 0,
+            "orders_by_customer",
+            1,
+            result.position,
+            0,
         )
         assert status.runners[0].runner_id == r.runner_id
         assert status.runners[0].pid == os.getpid()
@@ -86,8 +91,15 @@ async def test_a_killed_runner_is_reported_dead(tmp_path: pathlib.Path) -> None:
     readmodels = tmp_path / "rm.db"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, str(WORKER), url, f"sqlite:{readmodels}", "run", "10", "0.05",
-        stdout=asyncio.subprocess.PIPE, env=env,
+        sys.executable,
+        str(WORKER),
+        url,
+        f"sqlite:{readmodels}",
+        "run",
+        "10",
+        "0.05",
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
     )
     assert process.stdout is not None
     async with asyncio.timeout(30):
