@@ -270,13 +270,14 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
     latency = summary["command_latency_ms"]
     reads = summary["read_your_writes"]
     lag = summary["projection_lag_events"]
+    refused = sum(summary["commands_refused_by_rules"].values())
     rows = [
         ("orders", f"{summary['orders']:,} from {summary['customers']} customers"),
         ("outcome", ", ".join(f"{k} {v}" for k, v in summary["statuses"].items())),
         ("revenue (shipped)", summary["revenue"]),
         (
             "commands",
-            f"{summary['commands']:,} ({sum(summary['commands_refused_by_rules'].values())} refused by the rules, as scripted)",
+            f"{summary['commands']:,} ({refused} refused by the rules, as scripted)",
         ),
         ("commands/s", f"{summary['commands_per_second']:,.0f}"),
         ("events", f"{summary['events']:,}"),
@@ -284,7 +285,8 @@ def _print_summary(console: Console, summary: dict[str, Any]) -> None:
         ("command latency", f"p50 {latency['p50']} ms, p99 {latency['p99']} ms"),
         (
             "read your writes",
-            f"{reads['reads']} reads, {reads['stale']} stale, p50 {reads['p50_ms']} ms, p99 {reads['p99_ms']} ms",
+            f"{reads['reads']} reads, {reads['stale']} stale, "
+            f"p50 {reads['p50_ms']} ms, p99 {reads['p99_ms']} ms",
         ),
         ("projection lag", f"max {lag['max']} events, p99 {lag['p99']}, at the end {lag['final']}"),
         ("relay lag", f"max {summary['relay_lag_events_max']} events"),
