@@ -18,8 +18,8 @@ from .commands import (
     ReserveStock,
     ShipOrder,
 )
-from .domain import Order
-from .errors import OrderAlreadyExists
+from .domain import Order, check_identifier, check_quantity
+from .errors import InvalidInput, OrderAlreadyExists
 from .inventory import Reservation, ReservedLine, Stock
 
 __all__ = [
@@ -109,14 +109,18 @@ class ReserveStockHandler:
         self, command: ReserveStock, context: fs.CommandContext
     ) -> fs.AppendResult | None:
         repos = self.repositories
+        check_identifier(command.order_id, "order_id")
+        wanted: dict[str, int] = {}
+        for line in command.lines:
+            check_identifier(line.sku, "sku")
+            wanted[line.sku] = wanted.get(line.sku, 0) + check_quantity(line.quantity)
+        if not wanted:
+            raise InvalidInput("a reservation needs at least one line")
         reservation = await repos.reservations.get(command.order_id) or Reservation(
             command.order_id
         )
         if reservation.status != "new":
             return None  # decided already
-        wanted: dict[str, int] = {}
-        for line in command.lines:
-            wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
         stocks = {sku: await repos.stock.get(sku) or Stock(sku) for sku in sorted(wanted)}
         short = next(
             (
@@ -149,7 +153,7 @@ class ReleaseStockHandler:
         self, command: ReleaseStock, context: fs.CommandContext
     ) -> fs.AppendResult | None:
         repos = self.repositories
-        reservation = await repos.reservations.get(command.order_id)
+        reservation = await repos.reservations.get(check_identifier(command.order_id, "order_id"))
         if reservation is None or reservation.status != "reserved":
             return None
         for line in reservation.lines:
@@ -163,24 +167,24 @@ class ReleaseStockHandler:
 def register_handlers(bus: fs.CommandBus, repositories: Repositories) -> None:
     """Route every command of the orders system to its handler on ``bus``."""
     orders = repositories.orders
+
+    def order_id(command: AddItem | RemoveItem | ConfirmOrder | ShipOrder | CancelOrder) -> str:
+        # Checked before loading: a malformed id is bad input, not a missing order.
+        return check_identifier(command.order_id, "order_id")
+
     bus.register(CreateOrder, CreateOrderHandler(orders))
     bus.register(
         AddItem,
-        fs.updates(
-            orders, lambda c: c.order_id, lambda o, c: o.add_item(c.sku, c.quantity, c.unit_price)
-        ),
+        fs.updates(orders, order_id, lambda o, c: o.add_item(c.sku, c.quantity, c.unit_price)),
     )
-    bus.register(
-        RemoveItem, fs.updates(orders, lambda c: c.order_id, lambda o, c: o.remove_item(c.sku))
-    )
-    bus.register(ConfirmOrder, fs.updates(orders, lambda c: c.order_id, lambda o, c: o.confirm()))
-    bus.register(ShipOrder, fs.updates(orders, lambda c: c.order_id, lambda o, c: o.ship()))
-    bus.register(
-        CancelOrder, fs.updates(orders, lambda c: c.order_id, lambda o, c: o.cancel(c.reason))
-    )
+    bus.register(RemoveItem, fs.updates(orders, order_id, lambda o, c: o.remove_item(c.sku)))
+    bus.register(ConfirmOrder, fs.updates(orders, order_id, lambda o, c: o.confirm()))
+    bus.register(ShipOrder, fs.updates(orders, order_id, lambda o, c: o.ship()))
+    bus.register(CancelOrder, fs.updates(orders, order_id, lambda o, c: o.cancel(c.reason)))
 
     async def receive(command: ReceiveStock, context: fs.CommandContext) -> fs.AppendResult | None:
-        stock = await repositories.stock.get(command.sku) or Stock(command.sku)
+        sku = check_identifier(command.sku, "sku")
+        stock = await repositories.stock.get(sku) or Stock(sku)
         stock.receive(command.quantity)
         return await context.save(repositories.stock, stock)
 
