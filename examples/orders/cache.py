@@ -18,13 +18,19 @@ from .views import OrderView
 
 __all__ = ["OrderCache"]
 
-# KEYS[1] = the entry; ARGV = position, value, ttl seconds. Writes unless a newer one exists.
+# KEYS[1] = the entry; ARGV = position, value, ttl seconds, tombstone (1) or view (0).
+# A view replaces anything older or a tombstone at its own position; a tombstone replaces
+# only what is older (a view at the same position is already current).
 _PUT_IF_NEWER = """
 local current = redis.call('GET', KEYS[1])
 if current then
   local ok, decoded = pcall(cjson.decode, current)
-  if ok and tonumber(decoded['position']) > tonumber(ARGV[1]) then
-    return 0
+  if ok then
+    local held = tonumber(decoded['position'])
+    local new = tonumber(ARGV[1])
+    if held > new or (held == new and ARGV[4] == '1') then
+      return 0
+    end
   end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', tonumber(ARGV[3]))
@@ -81,7 +87,7 @@ class OrderCache:
         """Cache ``view`` unless a newer entry or tombstone is there; whether it was stored."""
         stored = await self._put(
             keys=[self.key(view.order_id)],
-            args=[view.position, msgspec.json.encode(_Entry(view.position, view)), self.ttl],
+            args=[view.position, msgspec.json.encode(_Entry(view.position, view)), self.ttl, 0],
         )
         return bool(stored)
 
@@ -91,7 +97,7 @@ class OrderCache:
             for order_id, position in changed.items():
                 await self._put(
                     keys=[self.key(order_id)],
-                    args=[position, msgspec.json.encode(_Entry(position, None)), self.ttl],
+                    args=[position, msgspec.json.encode(_Entry(position, None)), self.ttl, 1],
                     client=pipe,
                 )
             await pipe.execute()

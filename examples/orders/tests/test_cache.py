@@ -44,6 +44,8 @@ async def test_an_older_answer_never_replaces_a_newer_one(cache: OrderCache) -> 
     assert await cache.get("o1") is None
     assert await cache.put(_view(7, "confirmed"))
     assert await cache.get("o1") == _view(7, "confirmed")
+    await cache.invalidate({"o1": 7})  # a late invalidation of what the view already shows
+    assert await cache.get("o1") == _view(7, "confirmed")
 
 
 async def test_an_entry_below_the_requested_position_is_a_miss(cache: OrderCache) -> None:
