@@ -215,3 +215,9 @@ class Workload:
         self.stats.reads += 1
         if view is None or view.status == "open" or view.position < position:
             self.stats.stale_reads.append(f"{order_id} after {position}: {view!r}")
+        # The same page again, without a position: served by the cache when there is one.
+        began = time.perf_counter()
+        again = await self.queries.ask(GetOrder(order_id))
+        self.stats.read_latencies.append(time.perf_counter() - began)
+        if again is None or again.position < position:
+            self.stats.stale_reads.append(f"{order_id} read again: {again!r}")
