@@ -68,6 +68,16 @@ from .store import EventStore, MemoryEventStore, StoreLimits, Subscription, conn
 
 if TYPE_CHECKING:
     from .store.sqlite import SqliteEventStore
+    from .streaming import (
+        ConsumerGroup,
+        DeadLetters,
+        GroupSettings,
+        Relay,
+        RelaySettings,
+        RetryPolicy,
+        open_broker,
+        open_streaming_state,
+    )
 
 __version__ = "0.1.0"
 
@@ -131,11 +141,26 @@ __all__ = [
     "updates",
     "uuid7",
     "__version__",
+    # streaming (factstream.streaming; NATS and Redis adapters load on first use).
+    # DeadLetters and RetryPolicy of the streaming package are not exported here: the
+    # read side's classes of the same names are (factstream.streaming has both).
+    "ConsumerGroup",
+    "GroupSettings",
+    "Relay",
+    "RelaySettings",
+    "open_broker",
+    "open_streaming_state",
 ]
+
+_STREAMING = frozenset(__all__[__all__.index("ConsumerGroup") :])
 
 
 def __getattr__(name: str) -> Any:
     # Backends load on first use, so importing factstream stays cheap.
+    if name in _STREAMING:
+        from . import streaming
+
+        return getattr(streaming, name)
     if name == "SqliteEventStore":
         from .store.sqlite import SqliteEventStore
 

@@ -104,7 +104,8 @@ async def test_a_poison_event_goes_to_the_dead_letters_and_the_rest_flows(
                 await asyncio.sleep(0.05)
             listed = await letters.list()
             assert [m.headers["ce-fsversion"] for m in listed] == ["2", "3"]
-            assert "poison" in listed[0].error and listed[0].delivery_count == 3
+            assert "poison" in listed[0].error
+            assert listed[0].delivery_count == 3
             recorder.fail_on.clear()
             assert await letters.replay("order-3") == 2
             await wait_until(lambda: recorder.count == 18, timeout=30)

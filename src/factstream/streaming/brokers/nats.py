@@ -78,9 +78,11 @@ class NatsBroker:
         if partitions < 1:
             raise ValueError(f"partitions must be >= 1, got {partitions}")
         self._nc = client
+        # Our own bound: nats-py's (with wait_stall) costs a task per publish.
         self._js: JetStreamContext = client.jetstream(
-            timeout=api_timeout, publish_async_max_pending=max_pending
+            timeout=api_timeout, publish_async_max_pending=max_pending * 2
         )
+        self._room = asyncio.Semaphore(max_pending)
         self.prefix = prefix
         self.partitions = partitions
         self.stream = _name(prefix).upper()
@@ -164,17 +166,31 @@ class NatsBroker:
     async def publish(self, message: OutboundMessage) -> asyncio.Future[Any]:
         headers = dict(message.headers)
         headers["Nats-Msg-Id"] = message.msg_id
+        room = self._room
+        if room.locked():
+            try:
+                async with asyncio.timeout(self.ack_wait):
+                    await room.acquire()
+            except TimeoutError as exc:
+                raise BrokerUnavailable("JetStream acknowledged nothing for too long") from exc
+        else:
+            await room.acquire()
         try:
             future = await self._js.publish_async(
-                self.subject(message), message.body, wait_stall=self.ack_wait, headers=headers
+                self.subject(message), message.body, headers=headers
             )
-        except nats.js.errors.TooManyStalledMsgsError as exc:
-            raise BrokerUnavailable("JetStream acknowledged nothing for too long") from exc
-        except _ERRORS as exc:
-            raise BrokerUnavailable(f"JetStream publish failed: {exc!r}") from exc
+        except BaseException as exc:
+            room.release()
+            if isinstance(exc, _ERRORS):
+                raise BrokerUnavailable(f"JetStream publish failed: {exc!r}") from exc
+            raise
         self._pending.add(future)
-        future.add_done_callback(self._pending.discard)
+        future.add_done_callback(self._published)
         return future
+
+    def _published(self, future: asyncio.Future[Any]) -> None:
+        self._pending.discard(future)
+        self._room.release()
 
     def cancel_pending(self) -> None:
         """Give up on unacknowledged publishes (the relay resends from its checkpoint).

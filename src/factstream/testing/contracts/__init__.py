@@ -12,4 +12,10 @@ from .harness import StoreHarness
 from .shared_store import SharedStoreContract
 from .store import EventStoreContract
 
-__all__ = ["BrokerContract", "BrokerHarness", "EventStoreContract", "SharedStoreContract", "StoreHarness"]
+__all__ = [
+    "BrokerContract",
+    "BrokerHarness",
+    "EventStoreContract",
+    "SharedStoreContract",
+    "StoreHarness",
+]

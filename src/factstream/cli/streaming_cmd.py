@@ -1,0 +1,137 @@
+"""``factstream streaming``: run a relay, list, replay and skip a consumer group's dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..store.connect import connect
+from ..streaming import DeadLetters, Relay, RelaySettings, open_broker, open_streaming_state
+
+streaming = typer.Typer(
+    help="Relay the log to a broker; manage dead letters.", no_args_is_help=True
+)
+dead_letters = typer.Typer(help="A consumer group's dead letters.", no_args_is_help=True)
+streaming.add_typer(dead_letters, name="dead-letters")
+
+Broker = Annotated[
+    str, typer.Option("--broker", help="nats://host:port, redis://host:port/db or memory://")
+]
+Group = Annotated[str, typer.Option("--group", help="The consumer group.")]
+State = Annotated[
+    str, typer.Option("--state", help="The store's URL (where marks and leases live).")
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(streaming, name="streaming")
+
+
+@streaming.command("relay")
+def relay(
+    store: Annotated[str, typer.Option("--store", help="The event store URL.")],
+    broker: Broker,
+    name: Annotated[str, typer.Option(help="Relay name (checkpoint and lease).")] = "default",
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions on the broker.")] = 8,
+    prefix: Annotated[str, typer.Option(help="Subject / key prefix.")] = "factstream",
+) -> None:
+    """Publish the store's log to the broker until interrupted (standby if another is active)."""
+
+    async def run() -> None:
+        async with connect(store) as opened:
+            state = await open_streaming_state(store)
+            bus = await open_broker(broker, partitions=partitions, prefix=prefix)
+            try:
+                await Relay(opened, bus, state, RelaySettings(name=name)).run()
+            finally:
+                await bus.close()
+                await state.close()
+
+    asyncio.run(run())
+
+
+@dead_letters.command("list")
+def list_letters(
+    broker: Broker,
+    group: Group,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    prefix: Annotated[str, typer.Option(help="Subject / key prefix.")] = "factstream",
+) -> None:
+    """Show the oldest dead letters of a group."""
+
+    async def run() -> None:
+        bus = await open_broker(broker, prefix=prefix)
+        try:
+            letters = await bus.dead_letters(group, limit)
+        finally:
+            await bus.close()
+        table = Table(title=f"dead letters of {group}")
+        for column in ("id", "stream", "version", "type", "attempts", "failed at", "error"):
+            table.add_column(column, overflow="fold")
+        for letter in letters:
+            headers = letter.headers
+            table.add_row(
+                letter.id,
+                headers.get("ce-fsstream", "?"),
+                headers.get("ce-fsversion", "?"),
+                headers.get("ce-type", "?"),
+                str(letter.delivery_count),
+                letter.failed_at.isoformat(timespec="seconds"),
+                letter.error,
+            )
+        Console().print(table)
+
+    asyncio.run(run())
+
+
+async def _tools(broker: str, state: str, group: str, prefix: str) -> DeadLetters:
+    bus = await open_broker(broker, prefix=prefix)
+    return DeadLetters(bus, await open_streaming_state(state), group)
+
+
+@dead_letters.command("replay")
+def replay(
+    broker: Broker,
+    state: State,
+    group: Group,
+    stream: Annotated[str | None, typer.Option(help="Only this stream (default: all).")] = None,
+    prefix: Annotated[str, typer.Option(help="Subject / key prefix.")] = "factstream",
+) -> None:
+    """Unpark streams and publish their dead letters again for the group to apply."""
+
+    async def run() -> None:
+        tools = await _tools(broker, state, group, prefix)
+        try:
+            count = await tools.replay(stream)
+        finally:
+            await tools.broker.close()
+            await tools.state.close()
+        typer.echo(f"replayed {count} dead letters")
+
+    asyncio.run(run())
+
+
+@dead_letters.command("skip")
+def skip(
+    broker: Broker,
+    state: State,
+    group: Group,
+    stream: Annotated[str, typer.Option(help="The parked stream to let go on.")],
+    prefix: Annotated[str, typer.Option(help="Subject / key prefix.")] = "factstream",
+) -> None:
+    """Give up on a stream's dead letters: mark them applied, delete them, unpark the stream."""
+
+    async def run() -> None:
+        tools = await _tools(broker, state, group, prefix)
+        try:
+            count = await tools.skip(stream)
+        finally:
+            await tools.broker.close()
+            await tools.state.close()
+        typer.echo(f"skipped {count} dead letters")
+
+    asyncio.run(run())
