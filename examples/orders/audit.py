@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import factstream as fs
+from factstream.projections import DeadLetters
 
 from .compose import OrdersSystem
 from .domain import OrderShipped, cents
@@ -162,7 +162,7 @@ async def audit(system: OrdersSystem, *, limit_problems: int = 20) -> AuditRepor
         problems.append("revenue per day does not add up to the shipped orders' totals")
 
     for name in ("orders", "revenue_per_day"):
-        async with fs.DeadLetters(system.read_target, name) as parked_letters:
+        async with DeadLetters(system.read_target, name) as parked_letters:
             parked = await parked_letters.streams()
         if parked:
             problems.append(f"projection {name}: {len(parked)} parked streams")

@@ -70,11 +70,9 @@ if TYPE_CHECKING:
     from .store.sqlite import SqliteEventStore
     from .streaming import (
         ConsumerGroup,
-        DeadLetters,
         GroupSettings,
         Relay,
         RelaySettings,
-        RetryPolicy,
         open_broker,
         open_streaming_state,
     )
