@@ -16,6 +16,7 @@ import shutil
 import statistics
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -56,15 +57,23 @@ def demo(
         shutil.rmtree(DEFAULT_FOLDER, ignore_errors=True)  # the demo's own folder
         DEFAULT_FOLDER.mkdir()
         store = f"sqlite:///{DEFAULT_FOLDER / 'events.db'}"
+    run = uuid.uuid4().hex[:10]
+    own_broker_prefix = not broker.startswith("memory:") and "prefix=" not in broker
+    if own_broker_prefix:
+        # A broker of the run's own (streams / keys under a new prefix), removed at the end,
+        # so demos on other stores never share, or leave behind, broker streams.
+        broker += ("&" if "?" in broker else "?") + f"prefix=factstream_demo_{run}"
     settings = examples.OrdersSettings(
         store_url=store,
         broker_url=broker,
         redis_url=redis,
-        redis_prefix=f"factstream:demo:{time.time_ns()}:",
+        redis_prefix=f"factstream:demo:{run}:",
         heartbeat_interval=None,
     )
     try:
-        summary = asyncio.run(_run(settings, orders, customers, concurrency, console))
+        summary = asyncio.run(
+            _run(settings, orders, customers, concurrency, console, own_broker_prefix)
+        )
     except (FactstreamError, OSError, TimeoutError) as exc:
         console.print(f"[red]demo failed:[/] {type(exc).__name__}: {exc}")
         console.print("Check that the --store/--broker/--redis services are reachable.")
@@ -152,7 +161,12 @@ def _progress(console: Console) -> Iterator[Progress]:
 
 
 async def _run(
-    settings: Any, orders: int, customers: int, concurrency: int, console: Console
+    settings: Any,
+    orders: int,
+    customers: int,
+    concurrency: int,
+    console: Console,
+    destroy_broker: bool,
 ) -> dict[str, Any]:
     examples = _import_examples()
     console.rule(f"[bold]factstream demo[/]: the orders system on {settings.store_url}")
@@ -211,6 +225,10 @@ async def _run(
         await system.rebuild(examples.RevenuePerDay(system.registry))
         rebuild_seconds = time.perf_counter() - rebuild_began
         after = await examples.read_model_rows(system)
+        if destroy_broker and system.broker is not None:
+            await system.broker.destroy()
+        if system.cache is not None:
+            await system.cache.clear()
         problems = list(report.problems)
         for table in before:
             if before[table] != after[table]:
