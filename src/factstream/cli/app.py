@@ -31,14 +31,25 @@ def _root(
 
 def _register() -> None:
     # Command groups register themselves; import order is the help order.
-    from . import db_cmd, demo_cmd, dlq_cmd, projections_cmd, schema_cmd, streaming_cmd
+    from . import (
+        db_cmd,
+        demo_cmd,
+        dlq_cmd,
+        projections_cmd,
+        schema_cmd,
+        serve_cmd,
+        streaming_cmd,
+        streams_cmd,
+    )
 
     demo_cmd.register(app)
+    serve_cmd.register(app)
+    streams_cmd.register(app)
+    db_cmd.register(app)
+    schema_cmd.register(app)
     projections_cmd.register(app)
     dlq_cmd.register(app)
     streaming_cmd.register(app)
-    db_cmd.register(app)
-    schema_cmd.register(app)
 
 
 _register()

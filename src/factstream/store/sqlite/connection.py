@@ -36,7 +36,7 @@ class SqliteSettings:
     busy_timeout: float = 30.0
     max_group_requests: int = 1000
     max_pending_appends: int = 10_000
-    poll_interval: float = 0.05
+    poll_interval: float = 0.01
     on_connect: Callable[[sqlite3.Connection], None] | None = None
 
 

@@ -43,6 +43,7 @@ _READ_ALL = "SELECT body FROM events WHERE position >= ? ORDER BY position LIMIT
 _STREAM_VERSION = "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1"
 _HEAD = "SELECT max(position) FROM events"
 _NO_LIMIT = -1  # SQLite's LIMIT -1 means none
+_INLINE_ROWS = 128  # read on the loop's thread; the rest of a longer result in a reader thread
 _MAX_VERSION = 2**63 - 1
 
 
@@ -64,6 +65,7 @@ class SqliteEventStore(StoreBase):
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
         self._room = asyncio.Semaphore(settings.max_pending_appends)
+        self._loop_conn: sqlite3.Connection | None = None
         self._subscribers = 0
         self._watcher: asyncio.Task[None] | None = None
 
@@ -140,35 +142,66 @@ class SqliteEventStore(StoreBase):
 
     def _query_events(self, sql: str, params: tuple[Any, ...]) -> list[RecordedEvent]:
         decode = decode_envelope
-        return [decode(body) for (body,) in self._reader().execute(sql, params)]
+        try:
+            return [decode(body) for (body,) in self._reader().execute(sql, params)]
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"reading {self.settings.path!r} failed: {exc}") from exc
 
-    def _query_scalar(self, sql: str, params: tuple[Any, ...]) -> int:
-        conn = self._reader()
-        # fetchall, not fetchone: a statement left unfinished keeps its read transaction open,
-        # which stops WAL checkpoints from making progress.
-        rows = conn.execute(sql, params).fetchall()
+    # Reads start on the event loop's own connection: an indexed read of a few rows from a WAL
+    # file takes microseconds and never waits for writers, less than handing it to a thread
+    # and back (which under load costs more than the read). Only the part of a result beyond
+    # _INLINE_ROWS rows goes to the reader threads, so the loop is never held for long.
+
+    def _inline(self) -> sqlite3.Connection:
+        self._check_open()
+        conn = self._loop_conn
+        if conn is None:
+            conn = self._loop_conn = open_connection(self.settings)
+        return conn
+
+    def _query_inline(self, sql: str, params: tuple[Any, ...]) -> list[RecordedEvent]:
+        decode = decode_envelope
+        try:
+            return [decode(body) for (body,) in self._inline().execute(sql, params).fetchall()]
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"reading {self.settings.path!r} failed: {exc}") from exc
+
+    def _scalar_inline(self, sql: str, params: tuple[Any, ...]) -> int:
+        try:
+            rows = self._inline().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"reading {self.settings.path!r} failed: {exc}") from exc
         return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
     async def _read_stream(
         self, stream_id: str, from_version: int | None, limit: int | None, backwards: bool
     ) -> list[RecordedEvent]:
-        count = _NO_LIMIT if limit is None else limit
-        if backwards:
-            start = _MAX_VERSION if from_version is None else from_version
-            return await self._in_reader(
-                self._query_events, _READ_BACKWARD, (stream_id, start, count)
-            )
-        start = 1 if from_version is None else from_version
-        return await self._in_reader(self._query_events, _READ_FORWARD, (stream_id, start, count))
+        sql = _READ_BACKWARD if backwards else _READ_FORWARD
+        start = from_version or (_MAX_VERSION if backwards else 1)
+        first = self._query_inline(sql, (stream_id, start, _capped(limit)))
+        if len(first) < _INLINE_ROWS or limit == _INLINE_ROWS:
+            return first
+        start = first[-1].version + (-1 if backwards else 1)
+        if start < 1:
+            return first
+        rest_limit = _NO_LIMIT if limit is None else limit - len(first)
+        rest = await self._in_reader(self._query_events, sql, (stream_id, start, rest_limit))
+        return first + rest
 
     async def _read_all_page(self, from_position: int, limit: int) -> list[RecordedEvent]:
-        return await self._in_reader(self._query_events, _READ_ALL, (from_position, limit))
+        first = self._query_inline(_READ_ALL, (from_position, _capped(limit)))
+        if len(first) < _INLINE_ROWS or limit <= _INLINE_ROWS:
+            return first
+        rest = await self._in_reader(
+            self._query_events, _READ_ALL, (first[-1].position + 1, limit - len(first))
+        )
+        return first + rest
 
     async def stream_version(self, stream_id: str) -> int:
-        return await self._in_reader(self._query_scalar, _STREAM_VERSION, (stream_id,))
+        return self._scalar_inline(_STREAM_VERSION, (stream_id,))
 
     async def head_position(self) -> int:
-        return await self._in_reader(self._query_scalar, _HEAD, ())
+        return self._scalar_inline(_HEAD, ())
 
     # -- noticing other processes' commits ------------------------------------------------
 
@@ -190,8 +223,9 @@ class SqliteEventStore(StoreBase):
             while self._subscribers > 0 and not self.closed:
                 try:
                     if conn is None:
-                        conn = await asyncio.to_thread(open_connection, self.settings)
-                    version, head = await asyncio.to_thread(_data_version_and_head, conn, last)
+                        conn = open_connection(self.settings)
+                    # A pragma answered from the WAL index in shared memory: no I/O, no waiting.
+                    version, head = _data_version_and_head(conn, last)
                 except sqlite3.Error:
                     # Subscribers must not stop seeing other processes' commits over a hiccup
                     # (a locked or briefly missing file): log, reconnect, go on polling.
@@ -223,10 +257,17 @@ class SqliteEventStore(StoreBase):
         if self._writer.alive:
             await asyncio.to_thread(self._writer.stop)
         self._executor.shutdown(wait=True)
+        if self._loop_conn is not None:
+            self._loop_conn.close()
+            self._loop_conn = None
         with self._reader_lock:
             for conn in self._reader_conns:
                 conn.close()
             self._reader_conns.clear()
+
+
+def _capped(limit: int | None) -> int:
+    return _INLINE_ROWS if limit is None else min(limit, _INLINE_ROWS)
 
 
 def _data_version_and_head(conn: sqlite3.Connection, last: int | None) -> tuple[int, int]:

@@ -1,0 +1,168 @@
+"""Medians, the side-by-side table (Markdown) and the JSON record."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from .runner import Outcome
+
+Result = dict[str, Any]
+
+TITLES = {
+    "a": "(a) 1 event per append, 1 stream, sequential",
+    "b": "(b) 100 events per append, sequential",
+    "d": "(d) new streams, 1 event each: 100 tasks (fs) vs sequential saves (es)",
+    "e": "(e) read the whole log (100k), data decoded",
+    "r": "(r) replay an aggregate of 10,000 events (typed, applied)",
+    "c": "(c) commands load -> decide -> save, sequential",
+    "c100": "(c100) the same commands from 100 concurrent tasks (factstream only)",
+}
+#: The issues' floors for factstream / eventsourcing (issue 2: SQLite, issue 3: PostgreSQL).
+FLOORS = {
+    "sqlite": {"a": 1.5, "b": 2.5, "d": 8.0, "e": 2.5, "r": 2.0, "c": 3.0},
+    "postgres": {"a": 3.0, "b": 2.5, "d": 15.0, "e": 2.0, "r": 2.0, "c": 3.0},
+    "memory": {},
+}
+RAW = {
+    "sqlite": {
+        "a": "sqlite3, 1 row/txn",
+        "b": "sqlite3 executemany, 100 rows/txn",
+        "e": "sqlite3 SELECT + msgspec decode",
+    },
+    "postgres": {
+        "a": "asyncpg, 1 row/txn",
+        "b": "asyncpg INSERT..unnest, 100 rows/txn",
+        "e": "asyncpg SELECT + msgspec decode",
+    },
+}
+
+
+def median_of(samples: list[Result], key: str) -> float | None:
+    values = [s[key] for s in samples if key in s]
+    return statistics.median(values) if values else None
+
+
+def summarize(outcome: Outcome, backend: str) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    for scenario, by_side in outcome.samples.items():
+        entry: dict[str, Any] = {}
+        for side, samples in by_side.items():
+            keys = sorted({k for s in samples for k, v in s.items() if isinstance(v, int | float)})
+            entry[side] = {
+                "runs": len(samples),
+                **{k: median_of(samples, k) for k in keys},
+                **{
+                    f"{k}_range": [min(s[k] for s in samples), max(s[k] for s in samples)]
+                    for k in keys
+                    if k.endswith(("per_s", "_ms"))
+                },
+            }
+        fs = entry.get("factstream", {}).get("events_per_s")
+        es = entry.get("eventsourcing", {}).get("events_per_s")
+        if scenario in TITLES and fs and es:
+            entry["ratio"] = fs / es
+            entry["floor"] = FLOORS[backend].get(scenario)
+            # Runs are interleaved, so each run's two sides met the same disk and neighbours:
+            # the median of the per-run ratios is the sturdier figure on a noisy machine.
+            pairs = zip(by_side["factstream"], by_side["eventsourcing"], strict=False)
+            entry["paired_ratio"] = statistics.median(
+                f["events_per_s"] / e["events_per_s"] for f, e in pairs
+            )
+        raw = entry.get("raw", {}).get("events_per_s")
+        if fs and raw:
+            entry["share_of_raw"] = fs / raw
+        summary[scenario] = entry
+    return summary
+
+
+def _rate(value: float | None) -> str:
+    return f"{value:,.0f}/s" if value else "n/a"
+
+
+def table(summary: dict[str, Any], backend: str, es_version: str) -> str:
+    lines = [
+        f"| scenario ({backend}) | factstream | eventsourcing {es_version} "
+        "| ratio (paired) | floor "
+        "| raw driver (ceiling) | factstream / raw |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for scenario, title in TITLES.items():
+        entry = summary.get(scenario)
+        if not entry:
+            continue
+        fs = entry.get("factstream", {}).get("events_per_s")
+        es = entry.get("eventsourcing", {}).get("events_per_s")
+        raw = entry.get("raw", {}).get("events_per_s")
+        ratio = entry.get("ratio")
+        paired = entry.get("paired_ratio")
+        floor = entry.get("floor")
+        verdict = "" if ratio is None or floor is None else (" ok" if ratio >= floor else " MISS")
+        raw_label = RAW.get(backend, {}).get(scenario)
+        share = entry.get("share_of_raw")
+        lines.append(
+            f"| {title} | {_rate(fs)} | {_rate(es)} "
+            f"| {f'{ratio:.2f}x ({paired:.2f}x)' if ratio and paired else 'n/a'}{verdict} "
+            f"| {f'{floor:g}x' if floor else '-'} "
+            f"| {f'{_rate(raw)} ({raw_label})' if raw and raw_label else '-'} "
+            f"| {f'{share:.0%}' if share else '-'} |"
+        )
+    for variant, label in (("f-same", "same process"), ("f-cross", "across processes")):
+        fs = summary.get(variant, {}).get("factstream")
+        if fs:
+            lines.append(
+                f"| (f) latency append -> delivery, {label}, at {fs['rate']:,.0f} events/s "
+                f"| p50 {fs['p50_ms']:.2f} ms, p99 {fs['p99_ms']:.2f} ms | no async subscription "
+                "| - | - | - | - |"
+            )
+    g = summary.get("g", {}).get("factstream")
+    if g:
+        lines.append(
+            f"| (g) slow subscriber catching up on {g['delivered']:,.0f} events "
+            f"| RSS {g['rss_before_kb'] / 1024:,.0f} MiB before, peak "
+            f"{g['rss_peak_kb'] / 1024:,.0f} MiB, {g['rss_after_kb'] / 1024:,.0f} MiB after; "
+            f"store {g['store_bytes'] / 2**20:,.0f} MiB | - | - | - | - | - |"
+        )
+    return "\n".join(lines)
+
+
+def spread(summary: dict[str, Any]) -> str:
+    """Min-max of each side's runs, to show the noise behind the medians."""
+    lines = ["| scenario | side | runs | median | min - max |", "|---|---|---:|---:|---:|"]
+    for scenario in (*TITLES, "f-same", "f-cross"):
+        for side, entry in summary.get(scenario, {}).items():
+            if not isinstance(entry, dict):
+                continue
+            key = "p99_ms" if scenario.startswith("f") else "events_per_s"
+            low_high = entry.get(f"{key}_range")
+            if not low_high:
+                continue
+            unit = " ms (p99)" if key == "p99_ms" else "/s"
+            lines.append(
+                f"| {scenario} | {side} | {entry['runs']} | {entry[key]:,.2f}{unit} "
+                f"| {low_high[0]:,.2f} - {low_high[1]:,.2f} |"
+            )
+            extra = [k for k in entry if k.endswith("_events_per_s") and k != "events_per_s"]
+            for k in extra:
+                lines.append(
+                    f"| {scenario} | {side}: {k} | {entry['runs']} | {entry[k]:,.0f}/s | |"
+                )
+    return "\n".join(lines)
+
+
+def commit_latency(summary: dict[str, Any]) -> str:
+    """(a) per append: the median is the usual cost, the tail is mostly the disk's."""
+    entry = summary.get("a", {})
+    rows = [
+        f"| {side} | {entry[side]['p50_us']:,.0f} | {entry[side]['p90_us']:,.0f} "
+        f"| {entry[side]['p99_us']:,.0f} |"
+        for side in ("factstream", "eventsourcing", "raw")
+        if isinstance(entry.get(side), dict) and entry[side].get("p50_us")
+    ]
+    if not rows:
+        return ""
+    head = [
+        "| (a) one append, µs (median over runs) | p50 | p90 | p99 |",
+        "|---|---:|---:|---:|",
+    ]
+    return "\n".join(head + rows)

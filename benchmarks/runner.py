@@ -1,0 +1,201 @@
+"""Runs the plan: interleaved sides, one fresh process and fresh store per measurement."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from .sizes import Sizes
+from .targets import Target, TargetFactory
+
+Result = dict[str, Any]
+
+SCENARIOS = ("a", "b", "d", "e", "f", "g", "r", "c", "c100")
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_TIMEOUT = 1_800
+
+
+def sides_for(scenario: str, backend: str) -> list[str]:
+    raw = [] if backend == "memory" else ["raw"]
+    if scenario in ("a", "b", "e"):
+        return ["factstream", "eventsourcing", *raw]
+    if scenario in ("d", "r", "c"):
+        return ["factstream", "eventsourcing"]
+    if scenario in ("f", "c100"):
+        return ["factstream"]
+    return []
+
+
+@dataclass
+class Outcome:
+    samples: dict[str, dict[str, list[Result]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list))
+    )
+    notes: list[str] = field(default_factory=list)
+
+
+def run_worker(job: dict[str, Any]) -> Result:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", json.dumps(job)],
+        cwd=_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=_TIMEOUT,
+        check=False,
+    )
+    lines = proc.stdout.strip().splitlines()
+    result: Result | None
+    try:
+        loaded: object = json.loads(lines[-1]) if lines else None
+        result = loaded if isinstance(loaded, dict) else None
+    except json.JSONDecodeError:
+        result = None
+    if proc.returncode != 0 or result is None or "error" in result:
+        result = result or {}
+        detail = result.get("error") or proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        return {"error": detail if isinstance(detail, str) else detail[0], "stderr": proc.stderr}
+    return result
+
+
+class Runner:
+    def __init__(
+        self, backend: str, scenarios: list[str], runs: int, sizes: Sizes, factory: TargetFactory
+    ) -> None:
+        self.backend = backend
+        self.scenarios = scenarios
+        self.runs = runs
+        self.sizes = sizes
+        self.factory = factory
+        self.outcome = Outcome()
+        self.unavailable: set[str] = set()
+        self._prepared: dict[str, Target] = {}
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _job(self, action: str, side: str, scenario: str, target: Target, **extra: Any) -> Result:
+        job = {
+            "action": action,
+            "side": side,
+            "scenario": scenario,
+            "target": target.to_json(),
+            "sizes": self.sizes.to_json(),
+            **extra,
+        }
+        return run_worker(job)
+
+    def note(self, text: str) -> None:
+        print(f"note: {text}", flush=True)
+        self.outcome.notes.append(text)
+
+    def probe(self) -> None:
+        for side in ("factstream", "eventsourcing"):
+            target = self.factory.fresh(f"probe_{side}")
+            result = self._job("probe", side, "", target)
+            self.factory.drop(target)
+            if "error" in result:
+                self.unavailable.add(side)
+                self.note(
+                    f"{side} cannot open a {self.backend} store ({result['error']}); "
+                    f"its {self.backend} figures are skipped"
+                )
+
+    def prepare_reads(self) -> None:
+        """Write scenario (e)'s log once per side; the runs only read it."""
+        if "e" not in self.scenarios or self.backend == "memory":
+            return
+        for side in self._available(sides_for("e", self.backend)):
+            target = self.factory.fresh(f"e_{side}")
+            print(f"preparing (e): {side} writes {self.sizes.read_events:,} events", flush=True)
+            result = self._job("prepare", side, "e", target)
+            if "error" in result:
+                self.note(f"(e) {side}: preparing failed: {result['error']}")
+                continue
+            self._prepared[side] = target
+
+    def measure_once(self, scenario: str, side: str, run: int) -> None:
+        variants = [scenario]
+        if scenario == "f":
+            variants = ["f-same"] if self.backend == "memory" else ["f-same", "f-cross"]
+        for variant in variants:
+            prepared = variant == "e" and side in self._prepared
+            if variant == "e" and self.backend != "memory" and not prepared:
+                continue  # preparing failed; noted already
+            target = self._prepared[side] if prepared else self.factory.fresh(f"{variant}_{side}")
+            result = self._job("measure", side, variant, target, prepared=prepared)
+            if not prepared:
+                self.factory.drop(target)
+            self._record(variant, side, run, result)
+
+    def catch_up(self) -> None:
+        """(g): once per invocation, it is long and its figure is a bound, not a rate."""
+        if "g" not in self.scenarios or "factstream" in self.unavailable:
+            return
+        target = self.factory.fresh("g_factstream")
+        if self.backend != "memory":
+            print(f"(g) writing {self.sizes.catchup_events:,} events", flush=True)
+            written = self._job("write", "factstream", "g", target)
+            if "error" in written:
+                self.note(f"(g) writing failed: {written['error']}")
+                return
+            self.outcome.samples["g-write"]["factstream"].append(written)
+            print(f"(g) written at {written['events_per_s']:,.0f} events/s", flush=True)
+        result = self._job("measure", "factstream", "g", target)
+        self.factory.drop(target)
+        self._record("g", "factstream", 0, result)
+
+    def run(self) -> Outcome:
+        self.probe()
+        self.prepare_reads()
+        timed = [s for s in self.scenarios if s != "g"]
+        for run in range(self.runs):
+            for scenario in timed:
+                sides = self._available(sides_for(scenario, self.backend))
+                # Rotate the order each run so no side always goes first (or last).
+                shift = run % len(sides) if sides else 0
+                for side in sides[shift:] + sides[:shift]:
+                    self.measure_once(scenario, side, run)
+        self.catch_up()
+        return self.outcome
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _available(self, sides: list[str]) -> list[str]:
+        return [side for side in sides if side not in self.unavailable]
+
+    def _record(self, scenario: str, side: str, run: int, result: Result) -> None:
+        label = f"[run {run + 1}/{self.runs}] ({scenario}) {side}"
+        if "error" in result:
+            self.note(f"{label}: failed: {result['error']}")
+            return
+        self.outcome.samples[scenario][side].append(result)
+        print(f"{label}: {describe(result)}", flush=True)
+
+
+def describe(result: Result) -> str:
+    if "rss_peak_kb" in result:
+        return (
+            f"RSS before {result['rss_before_kb'] / 1024:,.0f} MiB, "
+            f"peak {result['rss_peak_kb'] / 1024:,.0f} MiB, "
+            f"after {result['rss_after_kb'] / 1024:,.0f} MiB; "
+            f"{result['delivered']:,} events in {result['seconds']:.1f} s, "
+            f"store {result['store_bytes'] / 2**20:,.0f} MiB"
+        )
+    if "p50_ms" in result:
+        return (
+            f"p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, "
+            f"max {result['max_ms']:.1f} ms at {result['rate']:,.0f} events/s"
+        )
+    extra = "".join(
+        f", {key.removesuffix('_events_per_s')} {value:,.0f}/s"
+        for key, value in result.items()
+        if key.endswith("_events_per_s") and key != "events_per_s"
+    )
+    return f"{result['events_per_s']:,.0f} events/s{extra}"

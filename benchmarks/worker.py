@@ -1,0 +1,91 @@
+"""One measurement in a fresh process: ``python -m benchmarks.worker JOB_JSON``.
+
+Every measurement runs in its own interpreter, so no side inherits the other's threads,
+connections, caches or heap. The result is the last line of stdout, as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from typing import Any
+
+from .sizes import Sizes
+from .targets import Target
+
+Result = dict[str, Any]
+
+
+def run(job: dict[str, Any]) -> Result:
+    action: str = job["action"]
+    side: str = job["side"]
+    scenario: str = job.get("scenario", "")
+    target = Target.from_json(job["target"])
+    sizes = Sizes.from_json(job["sizes"])
+    prepared = bool(job.get("prepared", False))
+
+    if side == "factstream":
+        if scenario == "g":
+            from . import catchup
+
+            return (
+                catchup.write(target, sizes)
+                if action == "write"
+                else catchup.measure(target, sizes)
+            )
+        if scenario in ("r", "c", "c100"):
+            from . import write_fs
+
+            return write_fs.measure(scenario, target, sizes)
+        if scenario.startswith("f-"):
+            from . import latency
+
+            return latency.measure(scenario[2:], target, sizes)
+        from . import fs_side
+
+        if action == "probe":
+            return fs_side.probe(target)
+        if action == "prepare":
+            return fs_side.prepare(target, sizes)
+        return fs_side.measure(scenario, target, sizes, prepared)
+
+    if side == "eventsourcing":
+        if scenario in ("r", "c"):
+            from . import write_es
+
+            return write_es.measure(scenario, target, sizes)
+        from . import es_side
+
+        if action == "probe":
+            return es_side.probe(target)
+        if action == "prepare":
+            return es_side.prepare(target, sizes)
+        return es_side.measure(scenario, target, sizes, prepared)
+
+    if side == "raw":
+        if target.backend == "sqlite":
+            from . import raw_sqlite as raw
+        else:
+            from . import raw_postgres as raw  # type: ignore[no-redef]
+        if action == "prepare":
+            return raw.prepare(target, sizes)
+        return raw.measure(scenario, target, sizes, prepared)
+
+    raise ValueError(f"unknown side {side!r}")
+
+
+def main() -> int:
+    job = json.loads(sys.argv[1])
+    try:
+        result = run(job)
+    except Exception as exc:
+        traceback.print_exc()
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

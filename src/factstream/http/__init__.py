@@ -1,0 +1,54 @@
+"""The HTTP surface (extra ``http``): an ASGI app (Litestar) with commands, queries, the event
+log, its live Server-Sent Events feed, health, metrics and the web console.
+
+Build it with :func:`create_app`; run it with ``factstream serve`` or any ASGI server.
+"""
+
+from .app import create_app
+from .consistency import STATUS_HEADER, TOKEN_HEADER, Freshness
+from .endpoints import CommandCall, CommandEndpoint, CommandResult, QueryCall, QueryEndpoint
+from .ports import (
+    CheckResult,
+    ConsistencyWaiter,
+    DeadLetter,
+    DeadLetterSource,
+    EventLocator,
+    HealthCheck,
+    ProjectionStatus,
+    ProjectionStatusSource,
+    StreamCatalog,
+    StreamInfo,
+)
+from .problems import Conflict, NotFound, Problem, ProblemType, Unprocessable
+from .settings import HttpSettings, is_loopback
+from .sqlite_catalog import SqliteStreamCatalog
+
+__all__ = [
+    "STATUS_HEADER",
+    "TOKEN_HEADER",
+    "CheckResult",
+    "CommandCall",
+    "CommandEndpoint",
+    "CommandResult",
+    "Conflict",
+    "ConsistencyWaiter",
+    "DeadLetter",
+    "DeadLetterSource",
+    "EventLocator",
+    "Freshness",
+    "HealthCheck",
+    "HttpSettings",
+    "NotFound",
+    "Problem",
+    "ProblemType",
+    "ProjectionStatus",
+    "ProjectionStatusSource",
+    "QueryCall",
+    "QueryEndpoint",
+    "SqliteStreamCatalog",
+    "StreamCatalog",
+    "StreamInfo",
+    "Unprocessable",
+    "create_app",
+    "is_loopback",
+]
