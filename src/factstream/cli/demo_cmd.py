@@ -182,7 +182,7 @@ async def _run(
             placed = progress.add_task("orders placed", total=orders)
             projected = progress.add_task("read models", total=1)
             relayed = progress.add_task("relay to broker", total=1)
-            saga = progress.add_task("saga (fulfilment)", total=1)
+            saga = progress.add_task("saga (messages)", total=1)
             workload = examples.Workload(
                 system.commands,
                 system.queries,
@@ -197,7 +197,7 @@ async def _run(
                     head, projection, relay, saga_lag = await lag.sample()
                     progress.update(projected, completed=projection, total=head)
                     progress.update(relayed, completed=relay, total=head)
-                    saga_done = system.saga.seen.total() if system.saga else 0
+                    saga_done = system.group.status.handled if system.group else 0
                     progress.update(saga, completed=saga_done, total=saga_done + saga_lag)
                     await asyncio.sleep(0.1)
 
@@ -215,6 +215,8 @@ async def _run(
                     await watcher
             progress.update(projected, completed=head, total=head)
             progress.update(relayed, completed=head, total=head)
+            handled = system.group.status.handled if system.group else 0
+            progress.update(saga, completed=handled, total=handled)
 
         console.print("Auditing: replaying every order and stock aggregate against the read models")
         report = await examples.audit(system)
