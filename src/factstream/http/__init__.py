@@ -20,6 +20,7 @@ from .ports import (
     StreamInfo,
 )
 from .problems import Conflict, NotFound, Problem, ProblemType, Unprocessable
+from .readside import ProjectionDeadLetters, ProjectionsStatus
 from .settings import HttpSettings, is_loopback
 from .sqlite_catalog import SqliteStreamCatalog
 
@@ -41,8 +42,10 @@ __all__ = [
     "NotFound",
     "Problem",
     "ProblemType",
+    "ProjectionDeadLetters",
     "ProjectionStatus",
     "ProjectionStatusSource",
+    "ProjectionsStatus",
     "QueryCall",
     "QueryEndpoint",
     "SqliteStreamCatalog",

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import pathlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -18,19 +17,6 @@ from .support import PROBLEM_TYPES, CounterModel, counter_endpoints
 async def store(tmp_path: pathlib.Path) -> AsyncIterator[fs.EventStore]:
     async with fs.connect(f"sqlite:///{tmp_path}/http.db") as opened:
         yield opened
-        await _watcher_finished(opened)
-
-
-async def _watcher_finished(store: fs.EventStore) -> None:
-    # Work-around for a store bug (reported): closing a SqliteEventStore cancels its
-    # cross-process watcher, whose `finally` closes the watcher's connection while a cancelled
-    # `asyncio.to_thread` query may still be running on it, which can crash the process
-    # (SIGSEGV). Once every subscription has ended the watcher stops by itself within one poll
-    # interval; let it, before the store is closed.
-    watcher = getattr(store, "_watcher", None)
-    if watcher is not None:
-        async with asyncio.timeout(10):
-            await asyncio.shield(watcher)
 
 
 @pytest.fixture
