@@ -1,0 +1,1 @@
+"""Example applications built on factstream; each is importable and tested."""

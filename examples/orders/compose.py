@@ -1,0 +1,319 @@
+"""The composition root: frozen settings in, the whole orders system out.
+
+::
+
+    settings = OrdersSettings(store_url="sqlite:///orders.db")   # memory broker, no Redis
+    async with await OrdersSystem.open(settings) as system:
+        result = await system.commands.dispatch(CreateOrder(new_order_id(), "ada"))
+        view = await system.queries.ask(GetOrder(order_id, after=result.position))
+
+Nothing else in the example reads settings or the environment: this module builds every
+collaborator (store, registry, repositories, buses, projection runners, relay, consumer group,
+process manager, Redis cache) and passes them in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pathlib
+import shutil
+import tempfile
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import factstream as fs
+from factstream.projections import SqlTarget
+from factstream.projections.rebuild import rebuild
+from factstream.projections.targets import target_from_url
+from factstream.streaming import (
+    Broker,
+    ConsumerGroup,
+    GroupSettings,
+    Relay,
+    RelaySettings,
+    StreamingState,
+    open_broker,
+    open_streaming_state,
+)
+
+from .cache import OrderCache
+from .domain import registry as build_registry
+from .handlers import Repositories, register_handlers
+from .projections import OrdersProjection, RevenuePerDay
+from .queries import OrderQueryHandler, ReadModelReader, register_queries
+from .saga import OrderFulfilment
+
+__all__ = ["OrdersSettings", "OrdersSystem", "derived_urls"]
+
+
+@dataclass(frozen=True, slots=True)
+class OrdersSettings:
+    """Everything the orders system is configured by. Defaults need no server.
+
+    Attributes:
+        store_url: the event store (``sqlite:///...``, ``postgresql://...?schema=S``,
+            ``memory://``).
+        broker_url: ``memory://`` (in-process), ``nats://host:4222``, ``redis://host:6379``.
+        redis_url: a Redis for the ``get_order`` cache; ``None`` for no cache.
+        read_model_url: where the read models live; by default next to the store (a
+            ``.readmodels.db`` file beside a SQLite store, schema ``<S>_read`` in PostgreSQL).
+        streaming_state_url: relay and consumer checkpoints; by default next to the store.
+        redis_prefix: prefix of the cache's keys.
+        snapshot_every: snapshot stock streams every this many events.
+        max_attempts: runs of a command handler on concurrency conflicts.
+        batch_size: most events per projection transaction.
+        read_timeout: seconds a query with ``after`` waits for its read model.
+        saga: run the relay, the consumer group and the fulfilment process manager.
+        relay_name, group_name: names of the relay's checkpoint and of the consumer group.
+        heartbeat_interval: projection runners' heartbeats (``None``: none).
+    """
+
+    store_url: str = "sqlite:///factstream-orders.db"
+    broker_url: str = "memory://"
+    redis_url: str | None = None
+    read_model_url: str | None = None
+    streaming_state_url: str | None = None
+    redis_prefix: str = "factstream:orders:"
+    snapshot_every: int = 50
+    max_attempts: int = 20
+    batch_size: int = 500
+    read_timeout: float = 5.0
+    saga: bool = True
+    relay_name: str = "orders"
+    group_name: str = "order-fulfilment"
+    heartbeat_interval: float | None = 5.0
+
+
+def derived_urls(store_url: str, scratch: pathlib.Path | None = None) -> tuple[str, str]:
+    """The default (read model, streaming state) URLs for a store URL.
+
+    Args:
+        scratch: a folder for the read models of a ``memory://`` store.
+
+    Raises:
+        fs.UnsupportedUrl: a scheme the orders system does not know.
+    """
+    parts = urlsplit(store_url)
+    scheme = parts.scheme.lower()
+    if scheme == "sqlite":
+        base = store_url.split("?", 1)[0].removesuffix(".db")
+        return f"{base}.readmodels.db", f"{base}.streaming.db"
+    if scheme in ("postgresql", "postgres"):
+        query = dict(parse_qsl(parts.query))
+        schema = query.get("schema", "factstream")
+        read = urlunsplit(parts._replace(query=urlencode({**query, "schema": f"{schema}_read"})))
+        stream_query = {**query, "streaming_schema": f"{schema}_streaming"}
+        streaming = urlunsplit(parts._replace(query=urlencode(stream_query)))
+        return read, streaming
+    if scheme == "memory":
+        if scratch is None:
+            raise fs.UnsupportedUrl("a memory:// store needs a scratch folder for its read models")
+        return f"sqlite:///{scratch / 'readmodels.db'}", "memory://"
+    raise fs.UnsupportedUrl(f"{store_url!r}: use sqlite:///, postgresql:// or memory://")
+
+
+class OrdersSystem:
+    """The running orders system. Build it with :meth:`open`; close it (or ``async with``).
+
+    Attributes:
+        commands: the command bus (create, add item, ..., and the saga's stock commands).
+        queries: the query bus (``GetOrder``, ``GetOrdersByCustomer``, ``GetRevenuePerDay``).
+        store, registry, repositories: the write side.
+        orders_runner, revenue_runner: the projection runners of the two read models.
+        relay, group, saga, broker: streaming and the process manager (``None`` without saga).
+        cache: the Redis cache, if configured.
+    """
+
+    def __init__(self, settings: OrdersSettings) -> None:
+        self.settings = settings
+        self.registry = build_registry()
+        self.commands = fs.CommandBus(max_attempts=settings.max_attempts)
+        self.queries = fs.QueryBus()
+        self.store: fs.EventStore = fs.MemoryEventStore()  # replaced in _start
+        self.read_target: SqlTarget
+        self.orders_runner: fs.ProjectionRunner
+        self.revenue_runner: fs.ProjectionRunner
+        self.reader: ReadModelReader
+        self.cache: OrderCache | None = None
+        self.broker: Broker | None = None
+        self.state: StreamingState | None = None
+        self.relay: Relay | None = None
+        self.group: ConsumerGroup | None = None
+        self.saga: OrderFulfilment | None = None
+        self.saga_in_flight = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._scratch: pathlib.Path | None = None
+        self._closers: list[Any] = []
+
+    @classmethod
+    async def open(cls, settings: OrdersSettings | None = None) -> OrdersSystem:
+        """Connect everything and start the runners, the relay and the consumer group."""
+        system = cls(settings or OrdersSettings())
+        try:
+            await system._start()
+        except BaseException:
+            await system.close()
+            raise
+        return system
+
+    async def _start(self) -> None:
+        settings = self.settings
+        if settings.store_url.startswith("memory:"):
+            self._scratch = pathlib.Path(tempfile.mkdtemp(prefix="factstream-orders-"))
+        read_url, state_url = derived_urls(settings.store_url, self._scratch)
+        read_url = settings.read_model_url or read_url
+        state_url = settings.streaming_state_url or state_url
+        self.store = await fs.connect(settings.store_url)
+        self._closers.append(self.store.close)
+        self.repositories = Repositories.over(
+            self.store, self.registry, snapshot_every=settings.snapshot_every
+        )
+        register_handlers(self.commands, self.repositories)
+
+        if settings.redis_url:
+            self.cache = OrderCache.from_url(settings.redis_url, prefix=settings.redis_prefix)
+            self._closers.append(self.cache.close)
+        self.read_target = target_from_url(read_url)
+        on_changed = None if self.cache is None else self.cache.invalidate
+        runner_options: dict[str, Any] = {
+            "batch_size": settings.batch_size,
+            "heartbeat_interval": settings.heartbeat_interval,
+        }
+        self.orders_runner = fs.ProjectionRunner(
+            self.store,
+            OrdersProjection(self.registry, on_changed),
+            self.read_target,
+            **runner_options,
+        )
+        self.revenue_runner = fs.ProjectionRunner(
+            self.store, RevenuePerDay(self.registry), self.read_target, **runner_options
+        )
+        # One after the other: both may create the read-side tables on first use.
+        await self.orders_runner.start()
+        self._closers.append(self.orders_runner.stop)
+        await self.revenue_runner.start()
+        self._closers.append(self.revenue_runner.stop)
+        self.reader = ReadModelReader(self.read_target)
+        await self.reader.open()
+        self._closers.append(self.reader.close)
+        handler = OrderQueryHandler(
+            self.reader,
+            self.orders_runner.wait_for,
+            self.revenue_runner.wait_for,
+            cache=self.cache,
+            read_timeout=settings.read_timeout,
+        )
+        register_queries(self.queries, handler)
+        if settings.saga:
+            await self._start_streaming(state_url)
+
+    async def _start_streaming(self, state_url: str) -> None:
+        settings = self.settings
+        self.broker = await open_broker(settings.broker_url)
+        self._closers.append(self.broker.close)
+        self.state = await open_streaming_state(state_url)
+        self._closers.append(self.state.close)
+        self.saga = saga = OrderFulfilment(self.commands, self.registry)
+
+        async def handle(event: fs.RecordedEvent) -> None:
+            self.saga_in_flight += 1
+            try:
+                await saga(event)
+            finally:
+                self.saga_in_flight -= 1
+
+        self.relay = Relay(
+            self.store, self.broker, self.state, RelaySettings(name=settings.relay_name)
+        )
+        self.group = ConsumerGroup(
+            settings.group_name,
+            self.broker,
+            self.store,
+            self.state,
+            handle,
+            GroupSettings(lease_ttl=3.0),
+        )
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self.relay.run(), name="orders-relay"))
+        self._tasks.append(loop.create_task(self.group.run(), name="orders-fulfilment"))
+
+    # -- consistency ------------------------------------------------------------------------
+
+    async def wait_for(self, position: int, timeout: float | None = None) -> bool:
+        """Whether both read models reach ``position`` within ``timeout`` seconds."""
+        orders = await self.orders_runner.wait_for(position, timeout)
+        return orders and await self.revenue_runner.wait_for(position, timeout)
+
+    async def saga_lag(self) -> int | None:
+        """Messages published and not yet handled by the process manager (``None``: its
+        consumer has not taken every partition yet)."""
+        if self.group is None or self.broker is None:
+            return 0
+        lags = await self.group.lag()
+        if len(lags) < self.broker.partitions:
+            return None
+        return sum(lags.values()) + self.saga_in_flight
+
+    async def settled(self) -> bool:
+        """Whether everything has caught up with the log's head: relay, process manager and
+        both read models (call it again after a pause to be sure nothing is moving)."""
+        head = await self.store.head_position()
+        if self.relay is not None and self.relay.status.acked_position < head:
+            return False
+        if await self.saga_lag() != 0:
+            return False
+        return self.orders_runner.position >= head and self.revenue_runner.position >= head
+
+    async def settle(self, timeout: float = 60.0, poll: float = 0.05) -> int:
+        """Wait until :meth:`settled` holds twice in a row with the same head; the head.
+
+        Raises:
+            TimeoutError: not within ``timeout`` seconds.
+        """
+        async with asyncio.timeout(timeout):
+            previous: int | None = None
+            while True:
+                head = await self.store.head_position()
+                if await self.settled():
+                    if head == previous:
+                        return head
+                    previous = head
+                else:
+                    previous = None
+                await asyncio.sleep(poll)
+
+    async def rebuild(self, projection: fs.Projection[Any]) -> int:
+        """Rebuild a read model from the whole log in shadow tables and swap it in."""
+        return await rebuild(self.store, projection, self.read_target)
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Stop the relay, the consumer group and the runners; close every connection."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        while self._closers:
+            closer = self._closers.pop()
+            with contextlib.suppress(Exception):
+                await closer()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
