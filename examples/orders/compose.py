@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import factstream as fs
 from factstream.projections import SqlTarget
 from factstream.projections.rebuild import rebuild
-from factstream.projections.targets import target_from_url
+from factstream.projections.targets import sql_target_from_url
 from factstream.streaming import (
     Broker,
     ConsumerGroup,
@@ -176,7 +176,7 @@ class OrdersSystem:
         if settings.redis_url:
             self.cache = OrderCache.from_url(settings.redis_url, prefix=settings.redis_prefix)
             self._closers.append(self.cache.close)
-        self.read_target = target_from_url(read_url)
+        self.read_target = sql_target_from_url(read_url)
         on_changed = None if self.cache is None else self.cache.invalidate
         runner_options: dict[str, Any] = {
             "batch_size": settings.batch_size,
