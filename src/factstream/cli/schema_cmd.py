@@ -137,3 +137,30 @@ def docs(
 ) -> None:
     """Write Markdown documentation of the event contracts."""
     _write(render_markdown(export_schemas(load_registry(module, app_dir)), title), output)
+
+
+@schema_app.command("asyncapi")
+def asyncapi(
+    module: Module,
+    output: Output = None,
+    broker: Annotated[
+        str, typer.Option(help="The relay's broker: 'nats' (subjects) or 'redis' (stream keys).")
+    ] = "nats",
+    prefix: Annotated[str, typer.Option(help="The relay's subject or key prefix.")] = "factstream",
+    partitions: Annotated[int, typer.Option(min=1, help="The relay's partition count.")] = 8,
+    title: Annotated[str, typer.Option(help="The document's title.")] = "factstream events",
+    app_dir: AppDir = ".",
+) -> None:
+    """Write the AsyncAPI 3 document of the relay's channels and message schemas."""
+    from ..streaming.asyncapi import asyncapi_document
+
+    if broker not in ("nats", "redis"):
+        raise typer.BadParameter(f"broker must be 'nats' or 'redis', got {broker!r}")
+    document = asyncapi_document(
+        load_registry(module, app_dir),
+        broker=broker,
+        prefix=prefix,
+        partitions=partitions,
+        title=title,
+    )
+    _write(json.dumps(document, indent=2, sort_keys=True) + "\n", output)

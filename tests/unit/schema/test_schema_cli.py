@@ -105,3 +105,32 @@ def test_a_module_spec_without_attribute_is_a_usage_error() -> None:
 
     assert code == 2
     assert "package.module:registry" in output
+
+
+def test_asyncapi_writes_the_relay_channels_and_message_schemas(tmp_path: pathlib.Path) -> None:
+    target = tmp_path / "asyncapi.json"
+    code, output = run(
+        "asyncapi",
+        "--module",
+        f"{SAMPLE}:registry",
+        "--partitions",
+        "4",
+        "--prefix",
+        "shop",
+        "--output",
+        str(target),
+    )
+    assert code == 0, output
+    document = json.loads(target.read_text())
+    assert document["asyncapi"].startswith("3.")
+    # One message per type at its current version.
+    assert set(document["components"]["messages"]) == {
+        "ItemAddedV1",
+        "OrderCreatedV2",
+        "OrderPlacedV1",
+    }
+    addresses = sorted(channel["address"] for channel in document["channels"].values())
+    assert addresses == [f"shop.p{n}.{{category}}.{{stream}}" for n in range(4)]
+    code, output = run("asyncapi", "--module", f"{SAMPLE}:registry", "--broker", "kafka")
+    assert code != 0
+    assert "nats" in output
