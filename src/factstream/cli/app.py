@@ -32,6 +32,7 @@ def _root(
 def _register() -> None:
     # Command groups register themselves; import order is the help order.
     from . import (
+        bench_cmd,
         db_cmd,
         demo_cmd,
         dlq_cmd,
@@ -52,6 +53,7 @@ def _register() -> None:
     dlq_cmd.register(app)
     replay_cmd.register(app)
     streaming_cmd.register(app)
+    bench_cmd.register(app)
 
 
 _register()
