@@ -164,3 +164,37 @@ async def test_a_full_disk_fails_appends_whole_and_keeps_what_was_stored(
         assert len(log) == stored
         assert all(e.data["i"] == n % 10 for n, e in enumerate(log))  # whole batches only
         await store.append("after", [fs.NewEvent("Room", {})])  # no limit any more
+
+
+def test_connections_racing_to_put_a_new_file_in_wal_mode_all_succeed(
+    tmp_path: pathlib.Path,
+) -> None:
+    import threading
+
+    from factstream.store.sqlite.connection import enable_wal
+
+    for attempt in range(5):
+        path = tmp_path / f"race-{attempt}.db"
+        start = threading.Barrier(8)
+        errors: list[BaseException] = []
+
+        def opener() -> None:
+            conn = sqlite3.connect(path, timeout=10, isolation_level=None)
+            try:
+                start.wait()
+                enable_wal(conn, 10)
+                conn.execute("CREATE TABLE IF NOT EXISTS t (x)")
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=opener) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        check = sqlite3.connect(path)
+        assert check.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        check.close()

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from ...store.sqlite.connection import enable_wal
 from .dialect import SQLITE
 from .migrations import MIGRATIONS_TABLE, migrations, statements
 from .sql import Guard, Op, Row, SqlSession, SqlTarget
@@ -85,7 +86,7 @@ class SqliteSession(SqlSession):
             isolation_level=None,
             check_same_thread=False,
         )
-        conn.execute("PRAGMA journal_mode=WAL")
+        enable_wal(conn, target.busy_timeout)
         conn.execute(f"PRAGMA synchronous={target.synchronous}")
         self._conn = conn
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from ...events import RecordedEvent
 
-__all__ = ["SqliteSettings", "open_connection"]
+__all__ = ["SqliteSettings", "enable_wal", "open_connection"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +57,31 @@ def open_connection(settings: SqliteSettings) -> sqlite3.Connection:
         isolation_level=None,  # we issue BEGIN/COMMIT ourselves
         check_same_thread=False,  # each connection is still used by one thread at a time
     )
-    conn.execute("PRAGMA journal_mode=WAL")
+    enable_wal(conn, settings.busy_timeout)
     conn.execute(f"PRAGMA synchronous={settings.synchronous}")
     if settings.on_connect is not None:
         settings.on_connect(conn)
     return conn
+
+
+def enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Put the file in WAL mode (it stays so), waiting out other connections doing the same.
+
+    Switching the journal mode needs the file to itself, and SQLite answers "database is
+    locked" at once, without its busy handler, while another process opens the new file: so
+    look first (a file already in WAL mode needs nothing) and retry with backoff.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while True:
+        try:
+            if str(conn.execute("PRAGMA journal_mode").fetchall()[0][0]).lower() == "wal":
+                return
+            conn.execute("PRAGMA journal_mode=WAL").fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            message = str(exc)
+            if ("locked" not in message and "busy" not in message) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)

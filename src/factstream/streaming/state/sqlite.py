@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
 
+from ...store.sqlite.connection import enable_wal
 from .base import StreamMark
 from .migrations import migrations, statements
 
@@ -165,7 +166,7 @@ def _connect(path: str, busy_timeout: float) -> sqlite3.Connection:
     conn = sqlite3.connect(
         path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
     )
-    conn.execute("PRAGMA journal_mode=WAL")
+    enable_wal(conn, busy_timeout)
     # A lost checkpoint or mark after a power cut costs a re-publish or a skipped duplicate,
     # never an event: NORMAL is enough here.
     conn.execute("PRAGMA synchronous=NORMAL")
