@@ -178,7 +178,9 @@ def test_connections_racing_to_put_a_new_file_in_wal_mode_all_succeed(
         start = threading.Barrier(8)
         errors: list[BaseException] = []
 
-        def opener() -> None:
+        def opener(
+            path: pathlib.Path, start: threading.Barrier, errors: list[BaseException]
+        ) -> None:
             conn = sqlite3.connect(path, timeout=10, isolation_level=None)
             try:
                 start.wait()
@@ -189,7 +191,7 @@ def test_connections_racing_to_put_a_new_file_in_wal_mode_all_succeed(
             finally:
                 conn.close()
 
-        threads = [threading.Thread(target=opener) for _ in range(8)]
+        threads = [threading.Thread(target=opener, args=(path, start, errors)) for _ in range(8)]
         for thread in threads:
             thread.start()
         for thread in threads:
