@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
+import signal
+import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -226,3 +231,60 @@ async def test_console_sees_the_orders_projections(system: OrdersSystem) -> None
         assert {"/orders", "/orders/{order_id}", "/customers/{customer_id}/orders"} <= set(
             openapi["paths"]
         )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def test_factstream_serve_orders(tmp_path: pathlib.Path) -> None:
+    """``factstream serve --orders`` serves the whole system with one command, and stops
+    cleanly on SIGTERM."""
+    port = free_port()
+    command = [sys.executable, "-c", "from factstream.cli.main import main; main()"]
+    server = subprocess.Popen(  # noqa: ASYNC220 - a child process for the whole test
+        [*command, "serve", "--orders", "--store", "sqlite:///shop.db", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            while True:  # until it answers (the test's own timeout bounds this)
+                assert server.poll() is None, server.communicate()[0].decode()
+                try:
+                    if (await client.get("/health/ready")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+            order_id, _ = await create(client)
+            assert (await add(client, order_id)).status_code == 200
+            confirmed = await client.post(f"/orders/{order_id}/confirm")
+            read = await client.get(
+                f"/orders/{order_id}", headers={TOKEN_HEADER: confirmed.headers[TOKEN_HEADER]}
+            )
+            assert read.headers[STATUS_HEADER] == "fresh"
+            # The fulfilment saga runs too: no stock was received, so it may cancel already.
+            assert read.json()["status"] in ("confirmed", "cancelled")
+            names = {p["name"] for p in (await client.get("/projections")).json()["projections"]}
+            assert names == {"orders", "revenue_per_day"}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=30)[0].decode()
+    assert server.returncode == 0, output
+    assert "serving the orders system on sqlite:///shop.db" in output
+    assert (tmp_path / "shop.readmodels.db").exists()
+
+
+def test_broker_and_redis_need_orders() -> None:
+    from typer.testing import CliRunner
+
+    from factstream.cli.app import app
+
+    result = CliRunner().invoke(app, ["serve", "--broker", "memory://"])
+    assert result.exit_code == 2
+    assert "add --orders" in result.output
