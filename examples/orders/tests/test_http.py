@@ -288,3 +288,35 @@ def test_broker_and_redis_need_orders() -> None:
     result = CliRunner().invoke(app, ["serve", "--broker", "memory://"])
     assert result.exit_code == 2
     assert "add --orders" in result.output
+
+
+async def test_hostile_input_is_never_a_500(system: OrdersSystem) -> None:
+    async with serve(system) as client:
+        order_id, _ = await create(client)
+        items = f"/orders/{order_id}/items"
+        bodies: list[Any] = [
+            {"sku": "tea", "quantity": 10**30, "unit_price": "1.00"},
+            {"sku": "tea", "quantity": 1, "unit_price": "NaN"},
+            {"sku": "tea", "quantity": 1, "unit_price": "-Infinity"},
+            {"sku": "tea", "quantity": 1, "unit_price": 1e308},
+            {"sku": "x" * 10_000, "quantity": 1, "unit_price": "1.00"},
+            {"sku": "tea", "quantity": 1, "unit_price": "1.00", "extra": True},
+            {"sku": "tea"},
+            [],
+            None,
+        ]
+        for body in bodies:
+            answer = await client.post(items, json=body)
+            assert answer.status_code in (400, 422), (body, answer.text)
+            assert answer.headers["content-type"].startswith(PROBLEM)
+        for path in (f"{items}/a%2Fb", f"{items}/%00", "/orders/%20/confirm"):
+            answer = await client.delete(path) if "items" in path else await client.post(path)
+            assert 400 <= answer.status_code < 500, (path, answer.text)
+        float_price = await client.post(
+            items, json={"sku": "tea", "quantity": 1, "unit_price": 9.99}
+        )
+        assert float_price.status_code == 200, float_price.text
+        read = await client.get(
+            f"/orders/{order_id}", headers={TOKEN_HEADER: float_price.headers[TOKEN_HEADER]}
+        )
+        assert read.json()["lines"] == [{"sku": "tea", "quantity": 1, "unit_price": "9.99"}]
