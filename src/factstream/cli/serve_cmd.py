@@ -1,16 +1,26 @@
-"""``factstream serve``: the HTTP API, live feed, metrics, health and web console."""
+"""``factstream serve``: the HTTP API, live feed, metrics, health and web console.
+
+With ``--orders`` it runs the orders system of ``examples/orders`` over the store (its
+projection runners, and the fulfilment saga on ``--broker``) and serves its commands and
+queries too (``examples.orders.http``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import pathlib
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import typer
 
 from .. import connect
+from ..events import FactstreamError
 
 
 def register(app: typer.Typer) -> None:
@@ -32,8 +42,23 @@ def serve(
     console: bool = typer.Option(True, help="Serve the web console at /console."),
     metrics: bool = typer.Option(True, help="Serve Prometheus metrics at /metrics."),
     log_level: str = typer.Option("info", help="uvicorn's log level."),
+    orders: bool = typer.Option(
+        False,
+        "--orders",
+        help="Run the orders system (examples/orders) on the store and serve its API: "
+        "POST /orders, GET /orders/{id}, ... (from a source checkout).",
+    ),
+    broker: str | None = typer.Option(
+        None, "--broker", help="With --orders: the fulfilment saga's broker (memory://)."
+    ),
+    redis: str | None = typer.Option(
+        None, "--redis", help="With --orders: a Redis for the get_order cache."
+    ),
 ) -> None:
-    """Serve the HTTP API and the web console over a store."""
+    """Serve the HTTP API and the web console over a store (and the orders system's API
+    with --orders)."""
+    if not orders and (broker is not None or redis is not None):
+        _fail("--broker and --redis configure the orders system: add --orders")
     try:
         from ..http import HttpSettings
     except ImportError as exc:
@@ -47,7 +72,8 @@ def serve(
         )
     except ValueError as exc:
         _fail(str(exc))
-    asyncio.run(_serve(settings, store, metrics, log_level))
+    system = _Orders(broker or "memory://", redis) if orders else None
+    asyncio.run(_serve(settings, store, metrics, log_level, system))
 
 
 def _fail(message: str) -> NoReturn:
@@ -55,12 +81,51 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-async def _serve(settings: Any, url: str, with_metrics: bool, log_level: str) -> None:
-    import uvicorn
+@dataclass(frozen=True, slots=True)
+class _Orders:
+    """What ``--orders`` asks for."""
 
+    broker_url: str
+    redis_url: str | None
+
+
+def _import_orders() -> tuple[Any, Any]:
+    """``examples.orders.compose`` and ``examples.orders.http``, from the source checkout."""
+    try:
+        from examples.orders import compose, http
+    except ImportError:
+        checkout = pathlib.Path(__file__).resolve().parents[3]
+        if not (checkout / "examples" / "orders" / "http.py").exists():
+            _fail(
+                "--orders serves examples/orders from a source checkout: clone the repository "
+                "and run 'factstream serve --orders' there."
+            )
+        sys.path.insert(0, str(checkout))
+        from examples.orders import compose, http
+    return compose, http
+
+
+async def _serve(
+    settings: Any, url: str, with_metrics: bool, log_level: str, orders: _Orders | None = None
+) -> None:
     from ..http import create_app
 
-    async with connect(url) as inner:
+    async with contextlib.AsyncExitStack() as stack:
+        if orders is None:
+            inner = await stack.enter_async_context(connect(url))
+            make_app: Callable[..., Any] = functools.partial(create_app, settings)
+        else:
+            compose, orders_http = _import_orders()
+            options = compose.OrdersSettings(
+                store_url=url, broker_url=orders.broker_url, redis_url=orders.redis_url
+            )
+            try:
+                system = await compose.OrdersSystem.open(options)
+            except (FactstreamError, OSError, TimeoutError) as exc:
+                _fail(f"the orders system did not start: {type(exc).__name__}: {exc}")
+            stack.push_async_callback(system.close)
+            inner = system.store
+            make_app = functools.partial(orders_http.create_orders_app, settings, system)
         store: Any = inner
         registry = None
         if with_metrics:
@@ -72,23 +137,29 @@ async def _serve(settings: Any, url: str, with_metrics: bool, log_level: str) ->
                 typer.echo("metrics are off: pip install 'factstream[metrics]'", err=True)
             else:
                 store = InstrumentedEventStore(inner, registry)
-        app = create_app(settings, store, metrics=registry)
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=log_level,
-            lifespan="on",
-            # Live feeds never finish by themselves: give them a moment, then end them.
-            timeout_graceful_shutdown=3,
-            server_header=False,
-        )
-        typer.echo(
-            f"factstream serving {url} on http://{settings.host}:{settings.port} "
-            f"(console: /console, OpenAPI: /schema/openapi.json)",
-            err=True,
-        )
-        await _server_class(uvicorn.Server)(config).serve()
+        what = "the orders system on " if orders is not None else ""
+        await _run(make_app(store=store, metrics=registry), settings, f"{what}{url}", log_level)
+
+
+async def _run(app: Any, settings: Any, what: str, log_level: str) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        lifespan="on",
+        # Live feeds never finish by themselves: give them a moment, then end them.
+        timeout_graceful_shutdown=3,
+        server_header=False,
+    )
+    typer.echo(
+        f"factstream serving {what} on http://{settings.host}:{settings.port} "
+        f"(console: /console, OpenAPI: /schema/openapi.json)",
+        err=True,
+    )
+    await _server_class(uvicorn.Server)(config).serve()
 
 
 def _server_class(base: Any) -> Any:
