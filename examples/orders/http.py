@@ -45,6 +45,7 @@ from .commands import (
     CancelOrder,
     ConfirmOrder,
     CreateOrder,
+    ReceiveStock,
     RemoveItem,
     ShipOrder,
     new_order_id,
@@ -88,6 +89,17 @@ class AddItemBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sku: str
     quantity: int
     unit_price: Decimal
+
+
+class ReceiveStockBody(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Units of a SKU that arrived in the warehouse."""
+
+    quantity: int
+
+
+class StockReceived(msgspec.Struct, frozen=True):
+    sku: str
+    position: int
 
 
 class OrderCreated(msgspec.Struct, frozen=True):
@@ -155,6 +167,11 @@ def orders_endpoints(system: OrdersSystem) -> list[http.CommandEndpoint | http.Q
 
         return change
 
+    async def receive_stock(call: http.CommandCall[ReceiveStockBody]) -> http.CommandResult:
+        sku = call.path["sku"]
+        position = await dispatch(ReceiveStock(sku, call.body.quantity), call)
+        return http.CommandResult(position, StockReceived(sku, position))
+
     def add_item(order_id: str, call: http.CommandCall[AddItemBody]) -> AddItem:
         body = call.body
         return AddItem(order_id, body.sku, body.quantity, body.unit_price)
@@ -217,6 +234,14 @@ def orders_endpoints(system: OrdersSystem) -> list[http.CommandEndpoint | http.Q
             response=OrderChanged,
             summary="Cancel an order that has not shipped",
             tags=_TAGS,
+        ),
+        http.CommandEndpoint(
+            "/stock/{sku:str}",
+            receive_stock,
+            body=ReceiveStockBody,
+            response=StockReceived,
+            summary="Receive units of a SKU (what the fulfilment saga reserves from)",
+            tags=("stock",),
         ),
         http.QueryEndpoint(
             order,

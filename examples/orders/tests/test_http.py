@@ -320,3 +320,18 @@ async def test_hostile_input_is_never_a_500(system: OrdersSystem) -> None:
             f"/orders/{order_id}", headers={TOKEN_HEADER: float_price.headers[TOKEN_HEADER]}
         )
         assert read.json()["lines"] == [{"sku": "tea", "quantity": 1, "unit_price": "9.99"}]
+
+
+async def test_stock_is_received_over_http_and_bad_quantities_are_refused(
+    system: OrdersSystem,
+) -> None:
+    async with serve(system) as client:
+        received = await client.post("/stock/tea", json={"quantity": 5})
+        assert received.status_code == 200, received.text
+        assert received.json() == {"sku": "tea", "position": int(received.headers[TOKEN_HEADER])}
+        assert_problem(await client.post("/stock/tea", json={"quantity": 0}), 422, "invalid-input")
+        assert_problem(
+            await client.post("/stock/tea", json={"quantity": "lots"}), 400, "validation"
+        )
+    stock = await system.repositories.stock.load("tea")
+    assert stock.available == 5
