@@ -18,12 +18,12 @@ import msgspec
 from ..events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 from ..store.base import EventStore
 from ..store.decorator import StoreDecorator
-from .names import SPAN_APPEND, SPAN_PROCESS
+from .names import SPAN_APPEND, SPAN_PROCESS, SPAN_PUBLISH
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer, TracerProvider
 
-__all__ = ["TRACE_KEYS", "TracingEventStore", "event_context", "process_span"]
+__all__ = ["TRACE_KEYS", "TracingEventStore", "event_context", "process_span", "publish_span"]
 
 TRACE_KEYS = ("traceparent", "tracestate")
 _MAX_LINKS = 128
@@ -139,5 +139,42 @@ def process_span(
             links.append(Link(span_context))
     with tracer.start_as_current_span(
         SPAN_PROCESS.name, kind=SpanKind.CONSUMER, attributes=attributes, links=links
+    ) as span:
+        yield span
+
+
+@contextmanager
+def publish_span(
+    event: RecordedEvent,
+    *,
+    destination: str,
+    broker: str,
+    tracer_provider: TracerProvider | None = None,
+) -> Iterator[Span]:
+    """A producer span around the relay publishing ``event``, continuing the event's trace.
+
+    The span covers handing the message to the broker (not waiting for the acknowledgement);
+    the message's ``ce-traceparent`` header stays the event's own (the append's), so consumers
+    continue the append's trace whatever the relay does.
+
+    Args:
+        event: the event being published.
+        destination: where it goes (the subject or topic, e.g. the stream's category).
+        broker: the broker's name (``memory``, ``nats``, ...), as ``factstream.broker``.
+    """
+    from opentelemetry.trace import SpanKind
+
+    attributes = _common_attributes([event])
+    attributes["messaging.operation.type"] = "send"
+    attributes["messaging.operation.name"] = "publish"
+    attributes["messaging.destination.name"] = destination
+    attributes["messaging.message.id"] = str(event.id)
+    attributes["factstream.broker"] = broker
+    attributes["factstream.position"] = event.position
+    with _tracer(tracer_provider).start_as_current_span(
+        SPAN_PUBLISH.name,
+        context=event_context(event),
+        kind=SpanKind.PRODUCER,
+        attributes=attributes,
     ) as span:
         yield span
