@@ -1,7 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -9,6 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 import factstream as fs
+from factstream.http import HttpSettings, create_app
 from factstream.observability import TracingEventStore, process_span
 
 
@@ -75,3 +82,84 @@ async def test_events_that_carry_a_trace_keep_it(
         await store.append("s", [fs.NewEvent("A", {}, metadata={"traceparent": carried})])
         [event] = await store.read("s")
     assert event.metadata["traceparent"] == carried
+
+
+class Counted(fs.Projection[fs.SqlTransaction]):
+    name = "counted"
+    event_types = None
+
+    async def apply(self, events: Sequence[fs.RecordedEvent], handle: Any) -> None:
+        return None
+
+
+async def test_a_projection_catching_up_links_to_the_traces_of_its_batch(
+    exporter: tuple[TracerProvider, InMemorySpanExporter], tmp_path: Path
+) -> None:
+    provider, spans = exporter
+    async with TracingEventStore(await fs.connect("memory://"), provider) as store:
+        for n in range(3):
+            await store.append(f"s-{n}", [fs.NewEvent("A", {})])
+        runner = fs.ProjectionRunner(
+            store, Counted(), fs.SqliteTarget(tmp_path / "rm.db"), tracer_provider=provider
+        )
+        await runner.catch_up(3)
+    appends = [s for s in spans.get_finished_spans() if s.name == "send factstream"]
+    [batch] = [s for s in spans.get_finished_spans() if s.name == "process factstream"]
+    assert batch.parent is None
+    assert {link.context.span_id for link in batch.links} == {s.context.span_id for s in appends}
+    assert batch.attributes is not None
+    assert batch.attributes["messaging.batch.message_count"] == 3
+    assert batch.attributes["messaging.consumer.group.name"] == "counted"
+
+
+async def test_http_requests_get_server_spans_continuing_the_callers_trace(
+    exporter: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, spans = exporter
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    async with await fs.connect("memory://") as store:
+        app: Any = create_app(HttpSettings(), store, tracer_provider=provider)
+        untraced: Any = create_app(HttpSettings(), store)
+        for target in (app, untraced):
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=target), base_url="http://test"
+            ) as client:
+                assert (await client.get("/health/live")).status_code == 200
+                response = await client.get(
+                    "/streams/nowhere/events", headers={"traceparent": caller}
+                )
+                assert response.status_code in (200, 404)
+    first, second = spans.get_finished_spans()  # the untraced app made none
+    assert first.kind is SpanKind.SERVER
+    assert first.parent is None
+    assert first.attributes is not None
+    assert first.attributes["http.request.method"] == "GET"
+    assert first.attributes["http.response.status_code"] == 200
+    assert second.parent is not None
+    assert format(second.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
+    assert format(second.parent.span_id, "016x") == "b7ad6b7169203331"
+    assert second.attributes is not None
+    assert str(second.attributes["http.route"]).startswith("/streams/")
+    assert second.name == f"GET {second.attributes['http.route']}"
+
+
+def test_components_without_a_tracer_provider_do_not_import_opentelemetry() -> None:
+    code = (
+        "import asyncio, sys\n"
+        "import factstream as fs\n"
+        "from factstream.domain.commands import CommandBus\n"
+        "from factstream.observability.commands import command_telemetry\n"
+        "from factstream.streaming import ConsumerGroup, MemoryBroker, Relay\n"
+        "from factstream.streaming import MemoryStreamingState\n"
+        "async def main():\n"
+        "    store = await fs.connect('memory://')\n"
+        "    broker, state = MemoryBroker(1), MemoryStreamingState()\n"
+        "    Relay(store, broker, state)\n"
+        "    async def handle(event): pass\n"
+        "    ConsumerGroup('g', broker, store, state, handle)\n"
+        "    CommandBus(middleware=[command_telemetry()])\n"
+        "    await store.close()\n"
+        "asyncio.run(main())\n"
+        "assert not [m for m in sys.modules if m.startswith('opentelemetry')], 'imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
