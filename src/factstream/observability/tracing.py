@@ -9,6 +9,7 @@ rebuild does not hang millions of spans on old traces.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -23,10 +24,23 @@ from .names import SPAN_APPEND, SPAN_PROCESS, SPAN_PUBLISH
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer, TracerProvider
 
-__all__ = ["TRACE_KEYS", "TracingEventStore", "event_context", "process_span", "publish_span"]
+__all__ = [
+    "LIVE_WINDOW",
+    "TRACE_KEYS",
+    "TracingEventStore",
+    "event_context",
+    "is_live",
+    "process_span",
+    "publish_span",
+]
 
 TRACE_KEYS = ("traceparent", "tracestate")
 _MAX_LINKS = 128
+LIVE_WINDOW = 60.0
+"""Seconds after its commit an event counts as live: its processing continues its trace.
+
+Older events (a replay, a consumer group reading a stream from its start, a relay
+republishing the log) only link to their traces, or get no span, so no old trace grows."""
 _SYSTEM = "factstream"
 
 
@@ -91,6 +105,12 @@ def _with_trace(event: NewEvent, carrier: Mapping[str, str]) -> NewEvent:
     return msgspec.structs.replace(event, metadata={**metadata, **carrier})
 
 
+def is_live(event: RecordedEvent, window: float = LIVE_WINDOW) -> bool:
+    """Whether ``event`` was committed within the last ``window`` seconds."""
+    age = dt.datetime.now(dt.UTC) - event.timestamp
+    return age.total_seconds() <= window
+
+
 def event_context(event: RecordedEvent) -> Any:
     """The OpenTelemetry context stored with ``event`` (empty when it carries none)."""
     from opentelemetry.propagate import extract
@@ -153,7 +173,8 @@ def publish_span(
 ) -> Iterator[Span]:
     """A producer span around the relay publishing ``event``, continuing the event's trace.
 
-    The span covers handing the message to the broker (not waiting for the acknowledgement);
+    The relay opens it only for live events (:func:`is_live`): republishing an old log opens
+    no spans. The span covers handing the message to the broker (not waiting for the ack);
     the message's ``ce-traceparent`` header stays the event's own (the append's), so consumers
     continue the append's trace whatever the relay does.
 

@@ -68,8 +68,9 @@ class ProjectionRunner:
             ``None`` for none.
         on_commit: called with the checkpoint after each committed batch (progress bars).
         tracer_provider: when given (extra ``otel``), each batch is applied in a ``process
-            factstream`` consumer span: a batch of one event (the live case) continues the
-            event's trace, a larger batch (catching up, rebuilding) only links to the traces.
+            factstream`` consumer span: a batch of one event committed within the last minute
+            (the live case) continues the event's trace; a larger batch or an older event
+            (catching up, rebuilding) only links to the traces.
             Without one, OpenTelemetry is not imported.
     """
 
@@ -481,13 +482,13 @@ class ProjectionRunner:
         self._committed(positions)
 
     async def _traced_process(self, events: list[RecordedEvent]) -> None:
-        from ..observability.tracing import process_span
+        from ..observability.tracing import is_live, process_span
 
-        # One event in a batch means the runner was waiting for it: a live event.
+        # One recent event in a batch means the runner was waiting for it: a live event.
         with process_span(
             events,
             consumer=self.projection.name,
-            live=len(events) == 1,
+            live=len(events) == 1 and is_live(events[0]),
             tracer_provider=self.tracer_provider,
         ) as span:
             await self._process(events)

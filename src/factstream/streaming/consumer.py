@@ -81,8 +81,10 @@ class ConsumerGroup:
     retry policy, and the stream is parked: its later events go there too until replayed.
 
     With a ``tracer_provider`` (extra ``otel``), every handler call runs in a ``process
-    factstream`` consumer span continuing the event's trace (its ``traceparent`` metadata);
-    without one, OpenTelemetry is not imported.
+    factstream`` consumer span: it continues the event's trace (its ``traceparent``
+    metadata) for a live event, committed within the last minute, and only links to it for an
+    older one (a new group reading from the start, a replay). Without a provider,
+    OpenTelemetry is not imported.
 
     Run with ``await group.run()`` (until cancelled).
     """
@@ -189,10 +191,10 @@ class ConsumerGroup:
         self._workers[partition] = (worker, task)
 
     async def _traced(self, event: RecordedEvent) -> None:
-        from ..observability.tracing import process_span
+        from ..observability.tracing import is_live, process_span
 
         with process_span(
-            [event], consumer=self.name, live=True, tracer_provider=self.tracer_provider
+            [event], consumer=self.name, live=is_live(event), tracer_provider=self.tracer_provider
         ):
             await self.handler(event)
 

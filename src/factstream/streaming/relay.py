@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..events import RecordedEvent, StoreClosed
+from ..observability.tracing import is_live
 from ..store.base import EventStore
 from .brokers.base import Broker, BrokerUnavailable, OutboundMessage
 from .cloudevents import event_headers
@@ -115,8 +116,9 @@ class Relay:
     ``Nats-Msg-Id``; consumers skip versions they applied).
 
     With a ``tracer_provider`` (extra ``otel``) each publish opens a ``publish factstream``
-    producer span continuing the event's trace (see :func:`~factstream.observability.tracing.
-    publish_span`); without one, OpenTelemetry is not imported.
+    producer span continuing the event's trace, for events committed in the last minute (see
+    :func:`~factstream.observability.tracing.publish_span`): republishing an old log opens no
+    spans. Without a provider, OpenTelemetry is not imported.
     """
 
     def __init__(
@@ -229,7 +231,7 @@ class Relay:
                     room.clear()
                     await room.wait()
                 message = message_for(event, partitions, source)
-                if self.tracer_provider is None:
+                if self.tracer_provider is None or not is_live(event):
                     future = await broker.publish(message)
                 else:
                     future = await self._traced_publish(event, message)

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -8,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -17,6 +21,8 @@ from opentelemetry.trace import SpanKind
 import factstream as fs
 from factstream.http import HttpSettings, create_app
 from factstream.observability import TracingEventStore, process_span
+from factstream.observability.tracing import LIVE_WINDOW, is_live
+from factstream.streaming import ConsumerGroup, MemoryBroker, MemoryStreamingState, Relay
 
 
 @pytest.fixture
@@ -164,3 +170,52 @@ def test_components_without_a_tracer_provider_do_not_import_opentelemetry() -> N
         "assert not [m for m in sys.modules if m.startswith('opentelemetry')], 'imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
+
+
+async def test_old_events_are_not_live_and_consumers_only_link_to_their_traces(
+    exporter: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, spans = exporter
+    handled: list[fs.RecordedEvent] = []
+
+    async def handle(event: fs.RecordedEvent) -> None:
+        handled.append(event)
+
+    async with TracingEventStore(await fs.connect("memory://"), provider) as store:
+        await store.append("s", [fs.NewEvent("A", {})])
+        [event] = await store.read("s")
+        group = ConsumerGroup(
+            "g", MemoryBroker(1), store, MemoryStreamingState(), handle, tracer_provider=provider
+        )
+        old = msgspec.structs.replace(
+            event, timestamp=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=LIVE_WINDOW + 5)
+        )
+        assert is_live(event)
+        assert not is_live(old)
+        await group._traced(event)
+        await group._traced(old)
+    append, live, replayed = spans.get_finished_spans()
+    assert handled == [event, old]
+    assert live.parent is not None
+    assert live.parent.span_id == append.context.span_id
+    assert replayed.parent is None
+    assert [link.context.span_id for link in replayed.links] == [append.context.span_id]
+
+
+async def test_a_relay_republishing_old_events_opens_no_spans(
+    exporter: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider, spans = exporter
+    monkeypatch.setattr("factstream.streaming.relay.is_live", lambda event: False)
+    async with TracingEventStore(await fs.connect("memory://"), provider) as store:
+        written = await store.append("s", [fs.NewEvent("A", {}), fs.NewEvent("B", {})])
+        relay = Relay(store, MemoryBroker(1), MemoryStreamingState(), tracer_provider=provider)
+        task = asyncio.create_task(relay.run())
+        try:
+            await relay.wait_for(written.position, timeout=10)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    assert relay.status.published == 2
+    assert [span.name for span in spans.get_finished_spans()] == ["send factstream"]
