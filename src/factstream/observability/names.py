@@ -221,8 +221,9 @@ SPAN_PROCESS = SpanSpec(
 SPAN_PUBLISH = SpanSpec(
     "publish factstream",
     "producer",
-    "The relay handing one event to a broker; continues the event's trace (a sibling of the "
-    "consumers' process spans: the message carries the append's traceparent unchanged).",
+    "The relay handing one live event (committed in the last minute) to a broker; continues "
+    "the event's trace, a sibling of the consumers' process spans (the message carries the "
+    "append's traceparent unchanged). Republishing older events opens no spans.",
 )
 SPAN_COMMAND = SpanSpec(
     "command",
