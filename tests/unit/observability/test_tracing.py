@@ -16,10 +16,10 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 import factstream as fs
-from factstream.http import HttpSettings, create_app
+from factstream.http import CommandCall, CommandEndpoint, CommandResult, HttpSettings, create_app
 from factstream.observability import TracingEventStore, process_span
 from factstream.observability.tracing import LIVE_WINDOW, is_live
 from factstream.streaming import ConsumerGroup, MemoryBroker, MemoryStreamingState, Relay
@@ -219,3 +219,30 @@ async def test_a_relay_republishing_old_events_opens_no_spans(
                 await task
     assert relay.status.published == 2
     assert [span.name for span in spans.get_finished_spans()] == ["send factstream"]
+
+
+async def test_a_failing_request_span_is_an_error(
+    exporter: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, spans = exporter
+
+    async def fail(call: CommandCall[None]) -> CommandResult:
+        raise RuntimeError("boom")
+
+    async with await fs.connect("memory://") as store:
+        app: Any = create_app(
+            HttpSettings(),
+            store,
+            endpoints=[CommandEndpoint("/fail", fail)],
+            tracer_provider=provider,
+        )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test"
+        ) as client:
+            assert (await client.post("/fail")).status_code == 500
+    [span] = spans.get_finished_spans()
+    assert span.name == "POST /fail"
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes is not None
+    assert span.attributes["http.response.status_code"] == 500
+    assert span.attributes["error.type"] == "500"
