@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from litestar import Litestar
 from litestar.middleware import DefineMiddleware
@@ -35,6 +35,9 @@ from .sqlite_catalog import SqliteStreamCatalog
 from .sse import Feeds, feed_route
 from .streams import stream_routes
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
 __all__ = ["create_app"]
 
 
@@ -50,6 +53,7 @@ def create_app(
     dead_letters: DeadLetterSource | None = None,
     catalog: StreamCatalog | None = None,
     locator: EventLocator | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> Litestar:
     """The HTTP API and web console over ``store``.
 
@@ -66,6 +70,9 @@ def create_app(
         dead_letters: the dead-letter store behind ``/dead-letters``.
         catalog: lists streams; derived from a SQLite store when not given.
         locator: finds events by id; derived from a SQLite store when not given.
+        tracer_provider: when given, every request gets an OpenTelemetry SERVER span that
+            continues an incoming W3C ``traceparent``; handlers run inside it (wrap the store
+            in ``TracingEventStore`` with the same provider to trace the appends).
     """
     feeds = Feeds()
     owned: list[SqliteStreamCatalog] = []
@@ -119,6 +126,12 @@ def create_app(
                 await owned_catalog.close()
 
     middleware = []
+    if tracer_provider is not None:
+        from .tracing import TracingMiddleware
+
+        middleware.append(
+            DefineMiddleware(cast(Any, TracingMiddleware), tracer_provider=tracer_provider)
+        )
     security: list[dict[str, list[str]]] | None = None
     if settings.token is not None:
         middleware.append(DefineMiddleware(cast(Any, TokenAuthMiddleware), token=settings.token))

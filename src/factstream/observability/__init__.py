@@ -4,6 +4,7 @@ Everything here wraps the components it observes; backends know nothing of it. p
 (extra ``metrics``) and opentelemetry-api (extra ``otel``) are imported only when used.
 """
 
+from .commands import command_telemetry
 from .instrumented import InstrumentedEventStore
 from .metrics import Metrics
 from .names import METRICS, SPANS, MetricSpec, SpanSpec
@@ -17,6 +18,7 @@ __all__ = [
     "Metrics",
     "SpanSpec",
     "TracingEventStore",
+    "command_telemetry",
     "event_context",
     "process_span",
 ]

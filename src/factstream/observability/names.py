@@ -219,11 +219,32 @@ SPAN_PROCESS = SpanSpec(
     "event's trace for one live event; links to the events' traces for batches and replays.",
 )
 SPAN_PUBLISH = SpanSpec(
-    "publish factstream", "producer", "The relay publishing events to a broker."
+    "publish factstream",
+    "producer",
+    "The relay handing one live event (committed in the last minute) to a broker; continues "
+    "the event's trace, a sibling of the consumers' process spans (the message carries the "
+    "append's traceparent unchanged). Republishing older events opens no spans.",
 )
-SPAN_COMMAND = SpanSpec("command", "internal", "Handling of one command by the command bus.")
+SPAN_COMMAND = SpanSpec(
+    "command",
+    "internal",
+    "Handling of one command by the command bus, retries included (middleware "
+    "`command_telemetry`); attributes: command type, command id, correlation id, attempts.",
+)
+SPAN_HTTP_SERVER = SpanSpec(
+    "{method} {route}",
+    "server",
+    "One HTTP request to the app (`create_app(..., tracer_provider=...)`), continuing an "
+    "incoming W3C `traceparent`; OpenTelemetry HTTP server conventions.",
+)
 
-SPANS: tuple[SpanSpec, ...] = (SPAN_APPEND, SPAN_PROCESS, SPAN_PUBLISH, SPAN_COMMAND)
+SPANS: tuple[SpanSpec, ...] = (
+    SPAN_HTTP_SERVER,
+    SPAN_COMMAND,
+    SPAN_APPEND,
+    SPAN_PUBLISH,
+    SPAN_PROCESS,
+)
 
 
 def catalogue_markdown() -> str:

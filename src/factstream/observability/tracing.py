@@ -9,6 +9,7 @@ rebuild does not hang millions of spans on old traces.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -18,15 +19,28 @@ import msgspec
 from ..events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 from ..store.base import EventStore
 from ..store.decorator import StoreDecorator
-from .names import SPAN_APPEND, SPAN_PROCESS
+from .names import SPAN_APPEND, SPAN_PROCESS, SPAN_PUBLISH
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer, TracerProvider
 
-__all__ = ["TRACE_KEYS", "TracingEventStore", "event_context", "process_span"]
+__all__ = [
+    "LIVE_WINDOW",
+    "TRACE_KEYS",
+    "TracingEventStore",
+    "event_context",
+    "is_live",
+    "process_span",
+    "publish_span",
+]
 
 TRACE_KEYS = ("traceparent", "tracestate")
 _MAX_LINKS = 128
+LIVE_WINDOW = 60.0
+"""Seconds after its commit an event counts as live: its processing continues its trace.
+
+Older events (a replay, a consumer group reading a stream from its start, a relay
+republishing the log) only link to their traces, or get no span, so no old trace grows."""
 _SYSTEM = "factstream"
 
 
@@ -91,6 +105,12 @@ def _with_trace(event: NewEvent, carrier: Mapping[str, str]) -> NewEvent:
     return msgspec.structs.replace(event, metadata={**metadata, **carrier})
 
 
+def is_live(event: RecordedEvent, window: float = LIVE_WINDOW) -> bool:
+    """Whether ``event`` was committed within the last ``window`` seconds."""
+    age = dt.datetime.now(dt.UTC) - event.timestamp
+    return age.total_seconds() <= window
+
+
 def event_context(event: RecordedEvent) -> Any:
     """The OpenTelemetry context stored with ``event`` (empty when it carries none)."""
     from opentelemetry.propagate import extract
@@ -139,5 +159,43 @@ def process_span(
             links.append(Link(span_context))
     with tracer.start_as_current_span(
         SPAN_PROCESS.name, kind=SpanKind.CONSUMER, attributes=attributes, links=links
+    ) as span:
+        yield span
+
+
+@contextmanager
+def publish_span(
+    event: RecordedEvent,
+    *,
+    destination: str,
+    broker: str,
+    tracer_provider: TracerProvider | None = None,
+) -> Iterator[Span]:
+    """A producer span around the relay publishing ``event``, continuing the event's trace.
+
+    The relay opens it only for live events (:func:`is_live`): republishing an old log opens
+    no spans. The span covers handing the message to the broker (not waiting for the ack);
+    the message's ``ce-traceparent`` header stays the event's own (the append's), so consumers
+    continue the append's trace whatever the relay does.
+
+    Args:
+        event: the event being published.
+        destination: where it goes (the subject or topic, e.g. the stream's category).
+        broker: the broker's name (``memory``, ``nats``, ...), as ``factstream.broker``.
+    """
+    from opentelemetry.trace import SpanKind
+
+    attributes = _common_attributes([event])
+    attributes["messaging.operation.type"] = "send"
+    attributes["messaging.operation.name"] = "publish"
+    attributes["messaging.destination.name"] = destination
+    attributes["messaging.message.id"] = str(event.id)
+    attributes["factstream.broker"] = broker
+    attributes["factstream.position"] = event.position
+    with _tracer(tracer_provider).start_as_current_span(
+        SPAN_PUBLISH.name,
+        context=event_context(event),
+        kind=SpanKind.PRODUCER,
+        attributes=attributes,
     ) as span:
         yield span

@@ -11,7 +11,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from ..events import RecordedEvent
 from ..store import EventStore
@@ -22,6 +22,9 @@ from .projection import Projection
 from .readmodels.base import ReadModel
 from .readmodels.sql import SqlTarget
 from .targets import Target, open_read_model
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 __all__ = ["ProjectionRunner"]
 
@@ -64,6 +67,11 @@ class ProjectionRunner:
             targets), so ``factstream projections status`` can tell dead and stuck runners;
             ``None`` for none.
         on_commit: called with the checkpoint after each committed batch (progress bars).
+        tracer_provider: when given (extra ``otel``), each batch is applied in a ``process
+            factstream`` consumer span: a batch of one event committed within the last minute
+            (the live case) continues the event's trace; a larger batch or an older event
+            (catching up, rebuilding) only links to the traces.
+            Without one, OpenTelemetry is not imported.
     """
 
     def __init__(
@@ -81,6 +89,7 @@ class ProjectionRunner:
         runner_id: str | None = None,
         heartbeat_interval: float | None = 5.0,
         on_commit: Callable[[int], None] | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -95,6 +104,7 @@ class ProjectionRunner:
         self.partitions = partitions
         self.runner_id = runner_id or str(uuid.uuid4())
         self.on_commit = on_commit
+        self.tracer_provider = tracer_provider
         self._generation = generation
         self._owned = set(range(partitions) if owned is None else owned)
         self._model: ReadModel | None = None
@@ -376,7 +386,10 @@ class ProjectionRunner:
                     next_maintenance = now + self.maintenance_interval
                 batch, ended = await self._next_batch(queue, next_maintenance - now)
                 if batch:
-                    await self._process(batch)
+                    if self.tracer_provider is None:
+                        await self._process(batch)
+                    else:
+                        await self._traced_process(batch)
                 if ended:
                     if pump.done() and pump.exception() is not None:
                         raise pump.exception()  # type: ignore[misc]
@@ -467,6 +480,19 @@ class ProjectionRunner:
             return
         await _run_callbacks(callbacks)  # first: a reader woken by wait_for sees them done
         self._committed(positions)
+
+    async def _traced_process(self, events: list[RecordedEvent]) -> None:
+        from ..observability.tracing import is_live, process_span
+
+        # One recent event in a batch means the runner was waiting for it: a live event.
+        with process_span(
+            events,
+            consumer=self.projection.name,
+            live=len(events) == 1 and is_live(events[0]),
+            tracer_provider=self.tracer_provider,
+        ) as span:
+            await self._process(events)
+            span.set_attribute("factstream.checkpoint", self.position)
 
     def _committed(self, positions: dict[int, int]) -> None:
         if positions != self._checkpoints:

@@ -7,11 +7,16 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from ..events import RecordedEvent
 from ..store.base import EventStore
 from .brokers.base import Broker
 from .state.base import StreamingState
 from .worker import Handler, PartitionStats, PartitionWorker, RetryPolicy, new_member_id
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 __all__ = ["ConsumerGroup", "GroupSettings", "GroupStatus", "RetryPolicy"]
 
@@ -75,6 +80,12 @@ class ConsumerGroup:
     last batch). An event the handler keeps failing on goes to the dead letters after the
     retry policy, and the stream is parked: its later events go there too until replayed.
 
+    With a ``tracer_provider`` (extra ``otel``), every handler call runs in a ``process
+    factstream`` consumer span: it continues the event's trace (its ``traceparent``
+    metadata) for a live event, committed within the last minute, and only links to it for an
+    older one (a new group reading from the start, a replay). Without a provider,
+    OpenTelemetry is not imported.
+
     Run with ``await group.run()`` (until cancelled).
     """
 
@@ -88,12 +99,15 @@ class ConsumerGroup:
         settings: GroupSettings | None = None,
         *,
         member: str | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.name = name
         self.broker = broker
         self.store = store
         self.state = state
         self.handler = handler
+        self.tracer_provider = tracer_provider
+        self._handle: Handler = handler if tracer_provider is None else self._traced
         self.settings = settings or GroupSettings()
         self.member = member or new_member_id()
         self.status = GroupStatus()
@@ -163,7 +177,7 @@ class ConsumerGroup:
             self.broker,
             self.store,
             self.state,
-            self.handler,
+            self._handle,
             member=self.member,
             max_in_flight=settings.max_in_flight,
             fetch_timeout=settings.fetch_timeout,
@@ -175,6 +189,14 @@ class ConsumerGroup:
             worker.run(), name=f"factstream-{self.name}-p{partition}"
         )
         self._workers[partition] = (worker, task)
+
+    async def _traced(self, event: RecordedEvent) -> None:
+        from ..observability.tracing import is_live, process_span
+
+        with process_span(
+            [event], consumer=self.name, live=is_live(event), tracer_provider=self.tracer_provider
+        ):
+            await self.handler(event)
 
     async def _stop(self, partition: int, reason: str) -> None:
         _, task = self._workers.pop(partition)

@@ -9,17 +9,21 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ..events import RecordedEvent, StoreClosed
+from ..observability.tracing import is_live
 from ..store.base import EventStore
 from .brokers.base import Broker, BrokerUnavailable, OutboundMessage
 from .cloudevents import event_headers
 from .leases import LeaseKeeper, LeaseLost
 from .partitioning import category_of, partition_of
 from .state.base import StreamingState
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 __all__ = ["Relay", "RelaySettings", "RelayStatus", "message_for"]
 
@@ -110,6 +114,11 @@ class Relay:
     checkpoint only moves past events the broker acknowledged; after any failure the relay
     resends from the first unacknowledged event (JetStream drops the duplicates by
     ``Nats-Msg-Id``; consumers skip versions they applied).
+
+    With a ``tracer_provider`` (extra ``otel``) each publish opens a ``publish factstream``
+    producer span continuing the event's trace, for events committed in the last minute (see
+    :func:`~factstream.observability.tracing.publish_span`): republishing an old log opens no
+    spans. Without a provider, OpenTelemetry is not imported.
     """
 
     def __init__(
@@ -120,8 +129,10 @@ class Relay:
         settings: RelaySettings | None = None,
         *,
         owner: str | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.store = store
+        self.tracer_provider = tracer_provider
         self.broker = broker
         self.state = state
         self.settings = settings or RelaySettings()
@@ -219,12 +230,29 @@ class Relay:
                 while len(pending) >= limit:
                     room.clear()
                     await room.wait()
-                future = await broker.publish(message_for(event, partitions, source))
+                message = message_for(event, partitions, source)
+                if self.tracer_provider is None or not is_live(event):
+                    future = await broker.publish(message)
+                else:
+                    future = await self._traced_publish(event, message)
                 pending.append((event.position, future))
                 status.published += 1
                 if not more.is_set():
                     more.set()
         raise StoreClosed("the relay's store was closed")
+
+    async def _traced_publish(
+        self, event: RecordedEvent, message: OutboundMessage
+    ) -> asyncio.Future[Any]:
+        from ..observability.tracing import publish_span
+
+        with publish_span(
+            event,
+            destination=message.category,
+            broker=self.broker.name,
+            tracer_provider=self.tracer_provider,
+        ):
+            return await self.broker.publish(message)
 
     async def _acknowledge(
         self, pending: _Pending, more: asyncio.Event, room: asyncio.Event
