@@ -148,14 +148,16 @@ class SqliteWriter:
             )
             return
         try:
-            try:
-                if self._settings.on_commit_rows is not None:
-                    raise _OneByOne  # each append in its own savepoint, around the hook
-                outcomes, head = self._apply_group(conn, group)
-            except _OneByOne:
-                conn.execute("ROLLBACK")
-                conn.execute("BEGIN IMMEDIATE")
+            if self._settings.on_commit_rows is not None:
+                # Inline projections: each append in its own savepoint, around the hook.
                 outcomes, head = self._apply_one_by_one(conn, group)
+            else:
+                try:
+                    outcomes, head = self._apply_group(conn, group)
+                except _OneByOne:
+                    conn.execute("ROLLBACK")
+                    conn.execute("BEGIN IMMEDIATE")
+                    outcomes, head = self._apply_one_by_one(conn, group)
             conn.execute("COMMIT")
             self.transactions += 1
             self.appends += len(group)
