@@ -2,7 +2,7 @@
 
 The issue asks for 100,000 events; this test appends 20,000 (``E2E_EVENTS``) per broker so
 the streaming tests stay within their time budget on a 2-core machine (about 6 s per broker
-instead of 30). ``bench_streaming.py --e2e 100000`` runs the full size.
+instead of 30). ``python -m benchmarks.scripts.streaming --e2e 100000`` runs the full size.
 """
 
 from __future__ import annotations

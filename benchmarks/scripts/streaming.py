@@ -1,6 +1,6 @@
 """Quick throughput figures of the streaming layer against the raw client limits.
 
-    PYTHONPATH=src:. python bench_streaming.py [--events 20000]
+    PYTHONPATH=src:. python -m benchmarks.scripts.streaming [--events 20000]
 
 Each line prints msgs/s; the raw figures use the same clients the adapters use, in the same
 run, as the reference (on this machine the Python clients are the bottleneck).
@@ -14,6 +14,7 @@ import os
 import tempfile
 import time
 import uuid
+from typing import Any
 
 import msgspec
 import nats
@@ -87,8 +88,8 @@ async def raw_redis(n: int) -> None:
     got = 0
     began = time.perf_counter()
     while got < n:
-        reply = await r.xreadgroup("g", "c", {key: ">"}, count=100)
-        ids = [entry_id for entry_id, _ in reply[0][1]]
+        reply: Any = await r.xreadgroup("g", "c", {key: ">"}, count=100)
+        ids: list[bytes] = [entry_id for entry_id, _ in reply[0][1]]
         await r.xack(key, "g", *ids)
         got += len(ids)
     consume = n / (time.perf_counter() - began)

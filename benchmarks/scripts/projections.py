@@ -1,6 +1,6 @@
-"""Read-side figures of issue 5 (not the benchmark suite: benchmarks/ is elsewhere).
+"""Read-side figures of issue 5 (standalone: not yet side by side with eventsourcing in the harness).
 
-Usage: PYTHONPATH=src python bench_projections.py SCENARIO [ARGS]
+Usage: PYTHONPATH=src python -m benchmarks.scripts.projections SCENARIO [ARGS]
     catchup sqlite|postgres [EVENTS=200000] [BATCH=1000]
         events/s of a runner catching up into an indexed table with its checkpoint
     lag [SECONDS=10] [RATE=1000]
