@@ -1,4 +1,4 @@
-"""Read-side figures of issue 5 (standalone: not yet side by side with eventsourcing in the harness).
+"""Read-side figures of issue 5 (standalone, not yet side by side in the harness).
 
 Usage: PYTHONPATH=src python -m benchmarks.scripts.projections SCENARIO [ARGS]
     catchup sqlite|postgres [EVENTS=200000] [BATCH=1000]
