@@ -8,13 +8,8 @@ import os
 import pathlib
 import signal
 import sys
-import uuid
-from collections.abc import AsyncIterator
-
-import pytest
 
 import factstream as fs
-from tests.services import POSTGRES_URL, require
 from tests.unit.projections.helpers import query
 
 from .projection_worker import Ledger, parse_target
@@ -22,23 +17,6 @@ from .projection_worker import Ledger, parse_target
 WORKER = pathlib.Path(__file__).with_name("projection_worker.py")
 STREAMS = 40
 EVENTS = 4000
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def target_spec(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:{tmp_path / 'readmodels.db'}"
-        return
-    require("PostgreSQL", "127.0.0.1", 5432)
-    import asyncpg
-
-    schema = f"fs_kill_{uuid.uuid4().hex[:12]}"
-    yield f"postgres:{POSTGRES_URL}#{schema}"
-    conn = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 async def _fill(url: str) -> None:

@@ -10,13 +10,9 @@ import os
 import pathlib
 import signal
 import sys
-import uuid
-from collections.abc import AsyncIterator, Callable
-
-import pytest
+from collections.abc import Callable
 
 import factstream as fs
-from tests.services import POSTGRES_URL, require
 from tests.unit.projections.helpers import query
 
 from .projection_worker import parse_target
@@ -24,23 +20,6 @@ from .projection_worker import parse_target
 WORKER = "tests.faults.projection_partition_worker"
 PARTITIONS = 6
 STREAMS = 48
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def target_spec(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:{tmp_path / 'readmodels.db'}"
-        return
-    require("PostgreSQL", "127.0.0.1", 5432)
-    import asyncpg
-
-    schema = f"fs_workers_{uuid.uuid4().hex[:12]}"
-    yield f"postgres:{POSTGRES_URL}#{schema}"
-    conn = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 class Worker:
