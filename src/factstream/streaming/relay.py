@@ -49,6 +49,9 @@ class RelaySettings:
         checkpoint_interval: ... or this many seconds, whichever comes first.
         backoff_initial: the first wait after a failure, doubled after each further failure ...
         backoff_max: ... up to this.
+        skip_types: event types that are not published (their positions still count as
+            relayed). By default the repository's snapshots (``factstream.snapshot``), which
+            are internal state, not facts for other services.
     """
 
     name: str = "default"
@@ -60,6 +63,7 @@ class RelaySettings:
     checkpoint_interval: float = 0.25
     backoff_initial: float = 0.1
     backoff_max: float = 5.0
+    skip_types: frozenset[str] = frozenset({"factstream.snapshot"})
 
 
 @dataclass(slots=True)
@@ -225,11 +229,20 @@ class Relay:
     ) -> None:
         broker, status, settings = self.broker, self.status, self.settings
         partitions, source, limit = broker.partitions, settings.source, settings.max_in_flight
+        skip = settings.skip_types
         async with self.store.subscribe(from_position=start) as events:
             async for event in events:
                 while len(pending) >= limit:
                     room.clear()
                     await room.wait()
+                if event.type in skip:
+                    # Acknowledged at once, in order, so the checkpoint moves past it.
+                    done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                    done.set_result(None)
+                    pending.append((event.position, done))
+                    if not more.is_set():
+                        more.set()
+                    continue
                 message = message_for(event, partitions, source)
                 if self.tracer_provider is None or not is_live(event):
                     future = await broker.publish(message)

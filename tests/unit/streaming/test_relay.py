@@ -142,3 +142,19 @@ async def test_relay_republishes_everything_when_the_broker_was_wiped(
     async with running(relay):
         await relay.wait_for(4, timeout=10)
     assert sorted(p for _, _, p in published(broker)) == [1, 2, 3, 4]
+
+
+async def test_relay_does_not_publish_snapshots_but_moves_past_them(
+    store: MemoryEventStore,
+) -> None:
+    broker, state = MemoryBroker(2), MemoryStreamingState()
+    await store.append("order-1", [NewEvent("Happened", {"n": 0})])
+    await store.append("snapshot-order-1", [NewEvent("factstream.snapshot", {"state": {}})])
+    await store.append("order-1", [NewEvent("Happened", {"n": 1})])
+    relay = Relay(store, broker, state, FAST)
+    async with running(relay):
+        await relay.wait_for(3, timeout=10)
+        await wait_until(lambda: relay.status.checkpoint == 3)
+    # One stream, one partition: in order, and the snapshot (position 2) never went out.
+    assert published(broker) == [("order-1", 1, 1), ("order-1", 2, 3)]
+    assert await state.load_checkpoint("relay:default") == 3
