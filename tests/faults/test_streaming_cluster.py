@@ -12,9 +12,8 @@ from factstream import NewEvent
 from factstream.store.sqlite import SqliteEventStore
 from factstream.streaming import BrokerUnavailable, ConsumerGroup, Relay, open_streaming_state
 from factstream.streaming.brokers.nats import NatsBroker
-from tests.integration.streaming_support import running
 from tests.integration.test_streaming_e2e import GROUP, RELAY
-from tests.unit.streaming.helpers import Recorder, wait_until
+from tests.unit.streaming.helpers import Recorder, running, wait_until
 
 from .streaming_servers import Server, free_port, nats_server
 

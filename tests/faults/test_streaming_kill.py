@@ -17,9 +17,8 @@ from factstream import NewEvent
 from factstream.store.sqlite import SqliteEventStore
 from factstream.streaming import ConsumerGroup, Relay, open_streaming_state
 from factstream.streaming.brokers.nats import NatsBroker
-from tests.integration.streaming_support import running
 from tests.services import require
-from tests.unit.streaming.helpers import Recorder, wait_until
+from tests.unit.streaming.helpers import Recorder, running, wait_until
 
 from .streaming_worker import GROUP, PARTITIONS, RELAY, open_effects
 

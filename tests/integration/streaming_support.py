@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable
 
 from factstream.streaming import Broker
 from tests.services import require
@@ -29,17 +26,3 @@ async def open_test_broker(kind: str, partitions: int, **options: object) -> Bro
     return await RedisStreamsBroker.open(
         "redis://127.0.0.1:6379/0", prefix=prefix, partitions=partitions, **options
     )
-
-
-@contextlib.asynccontextmanager
-async def running(*runs: Awaitable[None]) -> AsyncIterator[list[asyncio.Task[None]]]:
-    """Run coroutines as tasks; cancel and await them on the way out."""
-    started = [asyncio.ensure_future(run) for run in runs]
-    try:
-        yield started
-    finally:
-        for task in started:
-            task.cancel()
-        for task in started:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

@@ -24,9 +24,9 @@ from factstream.streaming import (
     RetryPolicy,
     open_streaming_state,
 )
-from tests.unit.streaming.helpers import Recorder, wait_until
+from tests.unit.streaming.helpers import Recorder, running, wait_until
 
-from .streaming_support import BROKERS, open_test_broker, running
+from .streaming_support import BROKERS, open_test_broker
 
 E2E_EVENTS = int(os.environ.get("FACTSTREAM_E2E_EVENTS", "20000"))
 STREAMS = 200

@@ -12,9 +12,9 @@ import pytest
 from factstream import NewEvent
 from factstream.store.sqlite import SqliteEventStore
 from factstream.streaming import Relay, open_streaming_state
-from tests.unit.streaming.helpers import wait_until
+from tests.unit.streaming.helpers import running, wait_until
 
-from .streaming_support import open_test_broker, running
+from .streaming_support import open_test_broker
 from .test_streaming_e2e import RELAY
 
 faststream = pytest.importorskip("faststream")

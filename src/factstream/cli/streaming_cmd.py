@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
@@ -93,6 +94,22 @@ async def _tools(broker: str, state: str, group: str, prefix: str) -> DeadLetter
     return DeadLetters(bus, await open_streaming_state(state), group)
 
 
+async def _with_tools(
+    broker: str,
+    state: str,
+    group: str,
+    prefix: str,
+    action: Callable[[DeadLetters], Awaitable[int]],
+) -> int:
+    """Open the group's dead-letter tools, run ``action``, close what was opened."""
+    tools = await _tools(broker, state, group, prefix)
+    try:
+        return await action(tools)
+    finally:
+        await tools.broker.close()
+        await tools.state.close()
+
+
 @dead_letters.command("replay")
 def replay(
     broker: Broker,
@@ -102,17 +119,8 @@ def replay(
     prefix: Annotated[str, typer.Option(help="Subject / key prefix.")] = "factstream",
 ) -> None:
     """Unpark streams and publish their dead letters again for the group to apply."""
-
-    async def run() -> None:
-        tools = await _tools(broker, state, group, prefix)
-        try:
-            count = await tools.replay(stream)
-        finally:
-            await tools.broker.close()
-            await tools.state.close()
-        typer.echo(f"replayed {count} dead letters")
-
-    asyncio.run(run())
+    count = asyncio.run(_with_tools(broker, state, group, prefix, lambda t: t.replay(stream)))
+    typer.echo(f"replayed {count} dead letters")
 
 
 @dead_letters.command("skip")
@@ -124,14 +132,5 @@ def skip(
     prefix: Annotated[str, typer.Option(help="Subject / key prefix.")] = "factstream",
 ) -> None:
     """Give up on a stream's dead letters: mark them applied, delete them, unpark the stream."""
-
-    async def run() -> None:
-        tools = await _tools(broker, state, group, prefix)
-        try:
-            count = await tools.skip(stream)
-        finally:
-            await tools.broker.close()
-            await tools.state.close()
-        typer.echo(f"skipped {count} dead letters")
-
-    asyncio.run(run())
+    count = asyncio.run(_with_tools(broker, state, group, prefix, lambda t: t.skip(stream)))
+    typer.echo(f"skipped {count} dead letters")

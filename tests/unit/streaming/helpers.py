@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import io
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from factstream import RecordedEvent
 
@@ -49,3 +50,17 @@ class Recorder:
     def check_in_order_once(self, expected: dict[str, int]) -> None:
         for stream_id, top in expected.items():
             assert self.applied[stream_id] == list(range(1, top + 1)), stream_id
+
+
+@contextlib.asynccontextmanager
+async def running(*runs: Awaitable[None]) -> AsyncIterator[list[asyncio.Task[None]]]:
+    """Run coroutines as tasks; cancel and await them on the way out."""
+    started = [asyncio.ensure_future(run) for run in runs]
+    try:
+        yield started
+    finally:
+        for task in started:
+            task.cancel()
+        for task in started:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

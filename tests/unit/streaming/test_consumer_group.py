@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -20,7 +20,7 @@ from factstream.streaming import (
     message_for,
 )
 
-from .helpers import Recorder, wait_until
+from .helpers import Recorder, running, wait_until
 from .test_relay import FAST
 
 GROUP = GroupSettings(
@@ -38,19 +38,6 @@ async def store() -> AsyncIterator[MemoryEventStore]:
     await store.close()
 
 
-@contextlib.asynccontextmanager
-async def tasks(*runs: Awaitable[None]) -> AsyncIterator[list[asyncio.Task[None]]]:
-    started = [asyncio.ensure_future(run) for run in runs]
-    try:
-        yield started
-    finally:
-        for task in started:
-            task.cancel()
-        for task in started:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
 async def append_round(store: MemoryEventStore, streams: int, version: int) -> None:
     for s in range(streams):
         await store.append(f"order-{s}", [NewEvent("Happened", {"v": version})])
@@ -62,7 +49,7 @@ async def test_three_members_share_partitions_and_apply_every_event_once_in_orde
     broker, state, recorder = MemoryBroker(6), MemoryStreamingState(), Recorder()
     relay = Relay(store, broker, state, FAST)
     members = [ConsumerGroup("g", broker, store, state, recorder, GROUP) for _ in range(3)]
-    async with tasks(relay.run(), *(m.run() for m in members)):
+    async with running(relay.run(), *(m.run() for m in members)):
         for version in range(1, 21):
             await append_round(store, 12, version)
         await wait_until(lambda: recorder.count == 240)
@@ -79,7 +66,7 @@ async def test_partitions_move_when_a_member_leaves_and_come_back_when_one_joins
     relay = Relay(store, broker, state, FAST)
     first = ConsumerGroup("g", broker, store, state, recorder, GROUP)
     second = ConsumerGroup("g", broker, store, state, recorder, GROUP)
-    async with tasks(relay.run(), first.run()):
+    async with running(relay.run(), first.run()):
         second_task = asyncio.ensure_future(second.run())
         await wait_until(lambda: len(first.status.partitions) == 2)
         await append_round(store, 8, 1)
@@ -104,7 +91,7 @@ async def test_duplicates_are_skipped_and_gaps_are_fetched_from_the_store(
     for index in (0, 0, 3, 1, 4):
         await broker.publish(message_for(log[index], 1, "test"))
     group = ConsumerGroup("g", broker, store, state, recorder, GROUP)
-    async with tasks(group.run()):
+    async with running(group.run()):
         await wait_until(lambda: recorder.count == 5)
         await wait_until(lambda: sum(s.skipped for s in group.status.stats.values()) == 2)
     assert recorder.applied["order-1"] == [1, 2, 3, 4, 5]
@@ -120,7 +107,7 @@ async def test_a_poison_event_is_dead_lettered_its_stream_parked_and_the_rest_fl
     recorder.fail_on.add(("order-1", 2))
     relay = Relay(store, broker, state, FAST)
     group = ConsumerGroup("g", broker, store, state, recorder, GROUP)
-    async with tasks(relay.run(), group.run()):
+    async with running(relay.run(), group.run()):
         for version in range(1, 5):
             await append_round(store, 4, version)
         await wait_until(lambda: recorder.count == 13)  # 16 events, minus v2-v4 of order-1
@@ -150,7 +137,7 @@ async def test_skipping_dead_letters_lets_the_stream_flow_from_the_next_version(
     recorder.fail_on.add(("order-0", 1))
     relay = Relay(store, broker, state, FAST)
     group = ConsumerGroup("g", broker, store, state, recorder, GROUP)
-    async with tasks(relay.run(), group.run()):
+    async with running(relay.run(), group.run()):
         await append_round(store, 1, 1)
         await append_round(store, 1, 2)
         await wait_until(lambda: len(broker._letters.get("g", [])) == 2)
@@ -172,7 +159,7 @@ async def test_lag_per_partition_is_observable(store: MemoryEventStore) -> None:
     for event in [e async for e in store.read_all()]:
         await broker.publish(message_for(event, 2, "t"))
     group = ConsumerGroup("g", broker, store, state, slow, GROUP)
-    async with tasks(group.run()):
+    async with running(group.run()):
         await wait_until(lambda: len(group.status.partitions) == 2)
         await wait_until(lambda: all(w.consumer is not None for w, _ in group._workers.values()))
         lag = await group.lag()
