@@ -313,10 +313,17 @@ async def test_a_session_killed_mid_append_is_retried_whole(
     admin = await asyncpg.connect(services.POSTGRES_URL)
     try:
         await store.append("s", [fs.NewEvent("T", {"n": 0})])
-        # Hold the append lock, so the next append waits inside its statement.
+        # Make the next append wait inside its statement: hold the append lock (groups take
+        # it) and an uncommitted row at the next position (a lone append, which runs without
+        # the lock, waits on its unique index entry).
         transaction = admin.transaction()
         await transaction.start()
         await admin.execute("SELECT pg_advisory_xact_lock($1)", lock_key("append", schema))
+        await admin.execute(
+            f'INSERT INTO "{schema}".events (position, id, stream_id, version, type, '
+            "schema_version, data, recorded_at) "
+            "VALUES (2, gen_random_uuid(), 'blocker', 1, 'T', 1, '{}'::bytea, now())"
+        )
         append = asyncio.create_task(
             store.append("s", [fs.NewEvent("T", {"n": n}) for n in (1, 2)], expected_version=1)
         )
@@ -329,7 +336,8 @@ async def test_a_session_killed_mid_append_is_retried_whole(
                 f"%{schema}%",
             )
             await asyncio.sleep(0.01)
-        await transaction.commit()  # releases the lock; the writer has reconnected and retries
+        # Releases the lock and drops the blocking row; the writer has reconnected and retries.
+        await transaction.rollback()
         result = await append
         assert (result.version, result.position) == (3, 3)
         assert [e.data["n"] for e in await store.read("s")] == [0, 1, 2]

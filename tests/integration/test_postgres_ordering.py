@@ -294,6 +294,71 @@ async def test_no_reader_passes_an_append_that_has_not_committed(pg: Any, outcom
         await store.close()
 
 
+async def _waiting_on_a_row(pg: Any) -> None:
+    """Return once a session of the store's writer waits for another transaction's row."""
+    import asyncpg
+
+    conn = await asyncpg.connect(pg.base_url)
+    try:
+        while True:
+            waiting = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE application_name = 'factstream-writer' AND wait_event_type = 'Lock' "
+                "AND query LIKE $1",
+                f"%{pg.schema}%",
+            )
+            if waiting:
+                return
+            await asyncio.sleep(0.01)
+    finally:
+        await conn.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("clash", ["position", "version"])
+async def test_a_lone_append_that_loses_a_race_is_decided_again_under_the_lock(
+    pg: Any, clash: str
+) -> None:
+    """A lone append runs without the append lock. Another process's commit that lands
+    between its snapshot and its insert (here: held open, then committed) makes it collide on
+    the position or the stream's version; it must then be decided again, not fail."""
+    import asyncpg
+
+    store = await pg.open()
+    racer = await asyncpg.connect(pg.base_url)
+    try:
+        await store.append("s", [fs.NewEvent("T", {"n": 1})])
+        # The racer takes position 2 (or, for a version clash, version 2 of "s" far away).
+        position = 2 if clash == "position" else 100
+        stream, version = ("other", 1) if clash == "position" else ("s", 2)
+        transaction = racer.transaction()
+        await transaction.start()
+        await racer.execute(
+            f'INSERT INTO "{pg.schema}".events (position, id, stream_id, version, type, '
+            "schema_version, data, recorded_at) VALUES ($1, $2, $3, $4, 'Racer', 1, "
+            "'{}'::bytea, now())",
+            position,
+            uuid.uuid4(),
+            stream,
+            version,
+        )
+        append = asyncio.create_task(store.append("s", [fs.NewEvent("T", {"n": 2})]))
+        await _waiting_on_a_row(pg)  # it read head 1 and version 1, and waits on the row
+        await transaction.commit()
+        result = await append
+        assert result.position == position + 1
+        assert result.version == (2 if clash == "position" else 3)
+        log = [(e.position, e.stream_id, e.version) async for e in store.read_all()]
+        assert log == sorted(log)
+        assert [e.data for e in await store.read("s")][-1] == {"n": 2}
+        # And the next lone append (now taking the lock for a while) carries on after it.
+        after = await store.append("s", [fs.NewEvent("T", {"n": 3})])
+        assert (after.position, after.version) == (result.position + 1, result.version + 1)
+    finally:
+        await racer.close()
+        await store.close()
+
+
 if __name__ == "__main__":
     command, url, *rest = sys.argv[1:]
     if command == "append":

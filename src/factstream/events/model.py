@@ -13,6 +13,8 @@ from .ids import uuid7
 
 __all__ = ["AppendResult", "NewEvent", "RecordedEvent"]
 
+_UUID = uuid.UUID
+
 
 class _NewEventOptions(msgspec.Struct, frozen=True, kw_only=True):
     metadata: dict[str, Any] | None = None
@@ -43,6 +45,28 @@ class NewEvent(_NewEventOptions, frozen=True):
     data: dict[str, Any]
 
     def __post_init__(self) -> None:
+        # The common case (exact types, no ids given as UUIDs) is decided by identity checks
+        # alone; anything else takes the careful path that explains what is wrong.
+        correlation_id, causation_id, version = (
+            self.correlation_id,
+            self.causation_id,
+            self.schema_version,
+        )
+        if (
+            type(self.type) is str
+            and self.type
+            and type(self.data) is dict
+            and (self.metadata is None or type(self.metadata) is dict)
+            and type(self.id) is _UUID
+            and (correlation_id is None or (type(correlation_id) is str and correlation_id))
+            and (causation_id is None or (type(causation_id) is str and causation_id))
+            and type(version) is int
+            and version >= 1
+        ):
+            return
+        self._check()
+
+    def _check(self) -> None:
         if not isinstance(self.type, str) or not self.type:
             raise InvalidEvent(f"event type must be a non-empty string, got {self.type!r}")
         if not isinstance(self.data, dict):

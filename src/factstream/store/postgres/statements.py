@@ -20,6 +20,7 @@ class Statements:
     append_key: int
     channel: str
     append_group: str
+    append_one: str
     stored_by_ids: str
     read_forward: str
     read_backward: str
@@ -39,6 +40,7 @@ class Statements:
                 f"SELECT version_before, first_position FROM {s}.append_group("
                 "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
             ),
+            append_one=_append_one(s),
             stored_by_ids=(
                 "SELECT id, stream_id, version, position, type, schema_version, data, metadata, "
                 f"correlation_id, causation_id FROM {events} WHERE id = ANY($1::uuid[])"
@@ -59,3 +61,31 @@ class Statements:
             ),
             head=f"SELECT position FROM {events} ORDER BY position DESC LIMIT 1",
         )
+
+
+def _append_one(s: str) -> str:
+    """One append as one plain statement, without the advisory lock (see the writer's
+    ``_attempt``). It answers like ``append_group``: the stream's version before, and the first
+    position, NULL when the expected version did not hold."""
+    return f"""
+WITH cur AS (
+    SELECT coalesce((SELECT e.version FROM {s}.events e WHERE e.stream_id = $1
+                     ORDER BY e.version DESC LIMIT 1), 0) AS version,
+           coalesce((SELECT e.position FROM {s}.events e
+                     ORDER BY e.position DESC LIMIT 1), 0) AS head
+), ok AS (
+    SELECT version, head FROM cur
+    WHERE $2::bigint = -1 OR $2::bigint = version OR ($2::bigint = -2 AND version > 0)
+), ins AS (
+    INSERT INTO {s}.events (position, id, stream_id, version, type, schema_version, data,
+                            metadata, correlation_id, causation_id, recorded_at)
+    SELECT ok.head + x.n, x.id, $1, ok.version + x.n, x.t, x.sv, x.d, x.m, x.c, x.ca,
+           statement_timestamp()
+    FROM ok, unnest($3::uuid[], $4::text[], $5::integer[], $6::bytea[], $7::bytea[],
+                    $8::text[], $9::text[]) WITH ORDINALITY AS x(id, t, sv, d, m, c, ca, n)
+    RETURNING position
+), note AS (
+    SELECT pg_notify($10::text, '') FROM (SELECT 1 FROM ins LIMIT 1) AS i
+    WHERE $10::text IS NOT NULL
+)
+SELECT cur.version, (SELECT min(position) FROM ins), (SELECT count(*) FROM note) FROM cur"""

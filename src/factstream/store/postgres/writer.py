@@ -6,6 +6,14 @@ transaction: it takes the schema's advisory lock, reads the head and the version
 group's streams, decides each append in queue order (a conflict rejects only that append), and
 inserts every accepted event with one ``INSERT ... SELECT FROM unnest(...)``. No savepoints.
 
+A group of one append (a sequential caller's) is instead one plain statement without the lock
+(``append_one`` in ``statements.py``): it reads the head and the stream's version from its
+snapshot and inserts. That stays correct without the lock because of the unique constraints: a
+position or version that another process committed after the snapshot (or is committing)
+collides, the statement fails whole, and the append is decided again under the lock; so a
+position is only ever committed above every committed one, in commit order, as under the lock.
+After such a race the writer takes the lock for every append for a second.
+
 A stored event id raises a unique violation that rolls the whole call back; the writer then
 looks the ids up, answers the retried batches (idempotent appends) and duplicates, and calls
 again with the rest. A lost connection is retried the same way for ``reconnect_timeout``
@@ -41,6 +49,9 @@ from .statements import Statements
 __all__ = ["AppendRequest", "PostgresWriter"]
 
 _ID_CONSTRAINT = "events_id_key"
+_RACE_CONSTRAINTS = frozenset(("events_pkey", "events_stream_version_key"))
+# After a lock-free append lost a race, appends take the lock for this long (seconds).
+_LOCKED_AFTER_RACE = 1.0
 _EXPECTED_CODES = {ANY: -1, STREAM_EXISTS: -2}
 
 
@@ -77,6 +88,7 @@ class PostgresWriter:
         self._stopping = False
         self._last_notify = float("-inf")
         self._notify_owed = False
+        self._locked_until = float("-inf")
 
     @property
     def connection(self) -> asyncpg.Connection | None:
@@ -196,8 +208,13 @@ class PostgresWriter:
                 pending = await self._attempt(pending)
                 deadline = None
             except asyncpg.UniqueViolationError as exc:
-                # Only an event id can collide: versions and positions are decided under the lock.
-                # Nothing of the call was stored; handle the stored ids, then call again.
+                # Nothing of the call was stored. A position or a version collides when a
+                # lock-free single append (below) raced another process's commit: decide again,
+                # under the lock. An event id collides when a batch was stored before: handle
+                # the stored ids, then call again with the rest.
+                if exc.constraint_name in _RACE_CONSTRAINTS:
+                    self._raced()
+                    continue
                 if exc.constraint_name != _ID_CONSTRAINT:
                     _deliver(pending, _unavailable(f"unexpected constraint violation: {exc}", exc))
                     return
@@ -248,11 +265,15 @@ class PostgresWriter:
         """Call ``append_group`` once; answer what it decided. Returns what is left to do."""
         conn = await self._connection()
         channel = self._notify_channel()
-        rows = await conn.fetch(self._sql.append_group, *self._arguments(pending, channel))
+        if len(pending) == 1 and _now() >= self._locked_until:
+            rows = await conn.fetch(self._sql.append_one, *_one_arguments(pending[0], channel))
+        else:
+            rows = await conn.fetch(self._sql.append_group, *self._arguments(pending, channel))
         accepted: list[tuple[AppendRequest, Outcome]] = []
         rejected: list[tuple[AppendRequest, int]] = []
         head = 0
-        for request, (before, first) in zip(pending, rows, strict=True):
+        for request, row in zip(pending, rows, strict=True):
+            before, first = row[0], row[1]
             if first is None:
                 rejected.append((request, before))
                 continue
@@ -323,6 +344,10 @@ class PostgresWriter:
         rows = await conn.fetch(self._sql.stored_by_ids, ids)
         return {row[0]: StoredEvent(*row[1:]) for row in rows}
 
+    def _raced(self) -> None:
+        """A lock-free append lost a race with another process: lock for a while."""
+        self._locked_until = _now() + _LOCKED_AFTER_RACE
+
     def _arguments(self, pending: list[AppendRequest], channel: str | None) -> list[Any]:
         slots: dict[str, int] = {}
         append_stream: list[int] = []
@@ -390,6 +415,26 @@ class PostgresWriter:
             if item is not None:
                 left.append(item)
         _deliver(left, error)
+
+
+def _one_arguments(request: AppendRequest, channel: str | None) -> list[Any]:
+    """The arguments of ``append_one``."""
+    expected = request.expected
+    ids, types, schema_versions, data, metadata, correlation, causation = zip(
+        *request.batch, strict=True
+    )
+    return [
+        request.stream_id,
+        expected if isinstance(expected, int) else _EXPECTED_CODES[expected],
+        ids,
+        types,
+        schema_versions,
+        data,
+        metadata,
+        correlation,
+        causation,
+        channel,
+    ]
 
 
 def _own(

@@ -31,6 +31,12 @@ class SqliteSettings:
             subscriptions are live.
         on_connect: called with every new connection (the writer's and each reader's) after
             factstream's own settings, e.g. to set ``PRAGMA cache_size`` or ``mmap_size``.
+        direct_commits: commit an append on the event loop's thread when it is the only one
+            made in a turn of the loop and the writer thread is idle (default). A sequential
+            caller then waits for its commit only, not for two thread hand-offs; the loop is
+            blocked for that one commit (an fsync with ``FULL``), as with any synchronous
+            driver. Never blocks on another process's lock: the append then goes to the
+            writer thread. ``False`` sends every append to the writer thread.
         on_commit_rows: called by the writer thread with its connection and the recorded
             events of each append, inside that append's savepoint, before COMMIT (inline
             projections). If it raises, that append alone is rolled back and fails with the
@@ -44,16 +50,21 @@ class SqliteSettings:
     max_group_requests: int = 1000
     max_pending_appends: int = 10_000
     poll_interval: float = 0.01
+    direct_commits: bool = True
     on_connect: Callable[[sqlite3.Connection], None] | None = None
     on_commit_rows: Callable[[sqlite3.Connection, list[RecordedEvent]], None] | None = None
 
 
-def open_connection(settings: SqliteSettings) -> sqlite3.Connection:
+def open_connection(
+    settings: SqliteSettings, *, busy_timeout: float | None = None
+) -> sqlite3.Connection:
+    """A connection to the store's file; ``busy_timeout`` overrides the settings' one."""
     if settings.synchronous not in ("FULL", "NORMAL"):
         raise ValueError(f"synchronous must be FULL or NORMAL, got {settings.synchronous!r}")
+    timeout = settings.busy_timeout if busy_timeout is None else busy_timeout
     conn = sqlite3.connect(
         settings.path,
-        timeout=settings.busy_timeout,
+        timeout=timeout,
         isolation_level=None,  # we issue BEGIN/COMMIT ourselves
         check_same_thread=False,  # each connection is still used by one thread at a time
     )

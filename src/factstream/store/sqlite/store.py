@@ -16,6 +16,7 @@ from ...events import (
     AppendResult,
     ExpectedVersion,
     RecordedEvent,
+    StoreClosed,
     StoreUnavailable,
     UnsupportedUrl,
 )
@@ -65,6 +66,7 @@ class SqliteEventStore(StoreBase):
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
         self._room = asyncio.Semaphore(settings.max_pending_appends)
+        self._pending: list[AppendRequest] = []
         self._loop_conn: sqlite3.Connection | None = None
         self._subscribers = 0
         self._watcher: asyncio.Task[None] | None = None
@@ -116,8 +118,36 @@ class SqliteEventStore(StoreBase):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[AppendResult] = loop.create_future()
         async with self._room:
-            self._writer.submit(AppendRequest(stream_id, batch, expected, future, loop))
+            pending = self._pending
+            pending.append(AppendRequest(stream_id, batch, expected, future, loop))
+            if len(pending) == 1:
+                # The first append of a turn of the loop yields for one turn, so that every
+                # task ready in this turn can add its append, then hands them all over.
+                try:
+                    await asyncio.sleep(0)
+                finally:
+                    self._flush()  # even when cancelled: the others' appends wait on it
             return await future
+
+    def _flush(self) -> None:
+        """Hand the appends made in the last turn of the loop to the writer.
+
+        A lone append, with the writer idle, is committed right here on the loop's thread:
+        a sequential caller then pays for its commit and nothing else. Appends from several
+        tasks in the same turn go to the writer thread as one group, so one commit serves them
+        all while the loop goes on preparing the next group.
+        """
+        pending, self._pending = self._pending, []
+        if not self._writer.alive:  # closed while these waited for their turn
+            for request in pending:
+                if not request.future.done():
+                    request.future.set_exception(StoreClosed(f"{type(self).__name__} is closed"))
+            return
+        direct = len(pending) == 1 and self.settings.direct_commits
+        if direct and self._writer.try_direct(pending[0]):
+            return
+        for request in pending:
+            self._writer.submit(request)
 
     def commit_counts(self) -> tuple[int, int]:
         """(write transactions committed, appends decided in them) since the store opened."""
@@ -254,6 +284,7 @@ class SqliteEventStore(StoreBase):
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
+        self._flush()  # appends made in this very turn still go to the writer
         if self._writer.alive:
             await asyncio.to_thread(self._writer.stop)
         self._executor.shutdown(wait=True)
