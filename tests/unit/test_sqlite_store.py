@@ -111,6 +111,79 @@ async def test_concurrent_appends_share_transactions(tmp_path: pathlib.Path) -> 
     assert len({e.timestamp for e in log}) < 200
 
 
+async def test_a_lone_append_commits_on_the_loop_and_a_group_in_the_writer(
+    tmp_path: pathlib.Path,
+) -> None:
+    async with fs.connect(f"sqlite:///{tmp_path}/d.db") as store:
+        assert isinstance(store, fs.SqliteEventStore)
+        for n in range(5):
+            await store.append("s", [fs.NewEvent("T", {"n": n})])
+        assert store.commit_counts() == (5, 5)
+        # Several tasks in one turn of the loop: one group, whichever path it takes.
+        await asyncio.gather(*(store.append(f"g{n}", [fs.NewEvent("T", {})]) for n in range(50)))
+        transactions, appends = store.commit_counts()
+        assert appends == 55
+        assert transactions < 55
+    async with fs.connect(f"sqlite:///{tmp_path}/d.db?direct_commits=false") as store:
+        assert isinstance(store, fs.SqliteEventStore)
+        assert store.settings.direct_commits is False
+        for n in range(3):
+            await store.append("s", [fs.NewEvent("T", {"n": n})], expected_version=5 + n)
+        assert [e.version for e in await store.read("s")] == list(range(1, 9))
+    with pytest.raises(fs.UnsupportedUrl, match="direct_commits must be true or false"):
+        await fs.connect(f"sqlite:///{tmp_path}/d.db?direct_commits=maybe")
+
+
+async def test_a_lone_append_never_holds_the_loop_while_another_process_writes(
+    tmp_path: pathlib.Path,
+) -> None:
+    async with fs.connect(f"sqlite:///{tmp_path}/l.db") as store:
+        await store.append("s", [fs.NewEvent("T", {})])
+        other = sqlite3.connect(tmp_path / "l.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            append = asyncio.create_task(store.append("s", [fs.NewEvent("T", {})]))
+            ticks = 0
+            while ticks < 20:  # the loop keeps running other tasks meanwhile
+                await asyncio.sleep(0.005)
+                ticks += 1
+            assert not append.done()
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        result = await append
+        assert (result.version, result.position) == (2, 2)
+
+
+async def test_a_cancelled_append_does_not_strand_the_others_of_its_turn(
+    tmp_path: pathlib.Path,
+) -> None:
+    async with fs.connect(f"sqlite:///{tmp_path}/x.db") as store:
+        tasks = [
+            asyncio.create_task(store.append(f"s{n}", [fs.NewEvent("T", {})])) for n in range(5)
+        ]
+        await asyncio.sleep(0)  # every task made its append; the first waits to hand them over
+        tasks[0].cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        assert isinstance(results[0], asyncio.CancelledError)
+        assert all(isinstance(r, fs.AppendResult) for r in results[1:])
+        # The cancelled caller's append was already made: it stands, like any cancelled one.
+        assert await store.head_position() == 5
+
+
+async def test_the_wal_is_checkpointed_when_appends_commit_on_the_loop(
+    tmp_path: pathlib.Path,
+) -> None:
+    async with fs.connect(f"sqlite:///{tmp_path}/w.db?synchronous=normal") as store:
+        assert isinstance(store, fs.SqliteEventStore)
+        for n in range(2_000):
+            await store.append("s", [fs.NewEvent("T", {"n": n})])
+        assert store.commit_counts() == (2_000, 2_000)
+        # ~3 pages per commit: without checkpoints the WAL would hold ~6,000 frames (24 MiB).
+        frames = (tmp_path / "w.db-wal").stat().st_size // 4_120
+        assert frames < 3_000, frames
+
+
 async def test_appends_after_close_are_refused_and_pending_ones_finish(
     tmp_path: pathlib.Path,
 ) -> None:

@@ -91,6 +91,8 @@ async def _open(url: str, options: dict[str, Any]) -> StoreBase:
         for name in ("busy_timeout", "poll_interval"):
             if name in query:
                 query[name] = _float_option(url, name, query[name])
+        if "direct_commits" in query:
+            query["direct_commits"] = _bool_option(url, "direct_commits", query["direct_commits"])
         if not inline:
             return await SqliteEventStore.open(path, **{**query, **options})
         # The read side (a layer above) builds the writer's hook; loaded only when asked for.
@@ -126,6 +128,15 @@ def _int_option(url: str, name: str, value: str) -> int:
         return int(value)
     except ValueError:
         raise UnsupportedUrl(f"{url!r}: option {name} must be an integer, got {value!r}") from None
+
+
+def _bool_option(url: str, name: str, value: str) -> bool:
+    flag = value.lower()
+    if flag in ("true", "1", "yes", "on"):
+        return True
+    if flag in ("false", "0", "no", "off"):
+        return False
+    raise UnsupportedUrl(f"{url!r}: option {name} must be true or false, got {value!r}")
 
 
 def _float_option(url: str, name: str, value: str) -> float:

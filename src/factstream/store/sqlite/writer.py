@@ -144,7 +144,10 @@ class SqliteWriter:
             if first is None:
                 return
             if isinstance(first, _Checkpoint):
-                _checkpoint(conn)
+                # Under the lock: a checkpoint only completes (and lets the next commit start
+                # the WAL over) if no commit lands while it copies.
+                with self._lock:
+                    _checkpoint(conn)
                 continue
             group = [first]
             stopping = checkpoint = False
@@ -165,7 +168,8 @@ class SqliteWriter:
             for loop, items in _by_loop(outcomes).items():
                 _call_soon(loop, self._finish, items, head)
             if checkpoint:
-                _checkpoint(conn)
+                with self._lock:
+                    _checkpoint(conn)
             if stopping:
                 return
 
