@@ -19,7 +19,13 @@ from ..events import RecordedEvent
 from .encoding import EncodedEvent
 from .idempotency import StoredEvent
 
-__all__ = ["decode_envelope", "encode_envelope", "encode_timestamp", "stored_event"]
+__all__ = [
+    "decode_envelope",
+    "encode_envelope",
+    "encode_envelopes",
+    "encode_timestamp",
+    "stored_event",
+]
 
 _Envelope = tuple[
     uuid.UUID,
@@ -62,6 +68,36 @@ def encode_envelope(
             event.schema_version,
         )
     )
+
+
+def encode_envelopes(
+    batch: list[EncodedEvent],
+    stream_id: str,
+    first_version: int,
+    first_position: int,
+    timestamp: msgspec.Raw,
+) -> list[bytes]:
+    """The envelopes of a batch stored at consecutive versions and positions (the same as
+    :func:`encode_envelope` per event, in one loop without a call per event)."""
+    raw, empty = msgspec.Raw, _EMPTY
+    return [
+        _encode(
+            (
+                event.id,
+                event.type,
+                raw(event.data),
+                raw(event.metadata) if event.metadata else empty,
+                stream_id,
+                first_version + offset,
+                first_position + offset,
+                timestamp,
+                event.correlation_id,
+                event.causation_id,
+                event.schema_version,
+            )
+        )
+        for offset, event in enumerate(batch)
+    ]
 
 
 def decode_envelope(body: bytes) -> RecordedEvent:

@@ -17,7 +17,7 @@ import queue
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import NamedTuple
 
 import msgspec
@@ -31,7 +31,7 @@ from ...events import (
 )
 from ...events.versions import satisfied
 from ..encoding import EncodedEvent
-from ..envelope import decode_envelope, encode_envelope, encode_timestamp, stored_event
+from ..envelope import decode_envelope, encode_envelopes, encode_timestamp, stored_event
 from ..idempotency import StoredEvent, match_stored_batch
 from .connection import SqliteSettings, open_connection
 
@@ -306,7 +306,7 @@ class SqliteWriter:
                 outcomes.append((request, _refusal(conn, request, actual)))
                 continue
             conn.execute("SAVEPOINT append")
-            rows = list(_rows(stream_id, batch, actual, head, now))
+            rows = _rows(stream_id, batch, actual, head, now)
             try:
                 conn.executemany(_INSERT, rows)
             except sqlite3.IntegrityError:
@@ -337,11 +337,12 @@ class SqliteWriter:
 
 def _rows(
     stream_id: str, batch: list[EncodedEvent], actual: int, head: int, now: msgspec.Raw
-) -> Iterable[_Row]:
-    for offset, event in enumerate(batch, 1):
-        position, version = head + offset, actual + offset
-        body = encode_envelope(event, stream_id, version, position, now)
-        yield (position, event.id.bytes, stream_id, version, event.type, body)
+) -> list[_Row]:
+    bodies = encode_envelopes(batch, stream_id, actual + 1, head + 1, now)
+    return [
+        (head + offset, event.id.bytes, stream_id, actual + offset, event.type, body)
+        for offset, (event, body) in enumerate(zip(batch, bodies, strict=True), 1)
+    ]
 
 
 class _Known:
