@@ -28,11 +28,23 @@ def test_uuid7_moves_to_the_next_millisecond_when_a_millisecond_is_used_up(
     make = _UUID7Generator()
     monkeypatch.setattr("time.time_ns", lambda: 1_700_000_000_123_000_000)
     first = make()
-    make._counter = (1 << 74) - 2  # as if 2**73 ids had been made in this millisecond
+    make._set_counter((1 << 74) - 2)  # as if 2**73 ids had been made in this millisecond
     last_in_ms, next_ms = make(), make()
     assert first < last_in_ms < next_ms
     assert last_in_ms.int >> 80 == 1_700_000_000_123
     assert next_ms.int >> 80 == 1_700_000_000_124
+
+
+def test_uuid7_carries_from_rand_b_into_rand_a(monkeypatch: pytest.MonkeyPatch) -> None:
+    make = _UUID7Generator()
+    monkeypatch.setattr("time.time_ns", lambda: 1_700_000_000_123_000_000)
+    make()
+    make._set_counter((5 << 62) - 2)  # rand_b about to wrap: rand_a must go up by one
+    ids = [make() for _ in range(4)]
+    assert ids == sorted(ids)
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
+    assert [(i.int >> 64) & 0xFFF for i in ids] == [4, 5, 5, 5]
+    assert [i.int & 0x3FFF_FFFF_FFFF_FFFF for i in ids] == [(1 << 62) - 1, 0, 1, 2]
 
 
 def test_uuid7_never_goes_backwards_when_the_clock_does(monkeypatch: pytest.MonkeyPatch) -> None:

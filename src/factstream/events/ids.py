@@ -13,6 +13,8 @@ __all__ = ["uuid7"]
 _new_uuid = object.__new__
 _set = object.__setattr__
 _SAFE_UNKNOWN = uuid.SafeUUID.unknown
+_UUID = uuid.UUID
+_RAND_B = 0x3FFF_FFFF_FFFF_FFFF
 
 
 class _UUID7Generator:
@@ -30,42 +32,57 @@ class _UUID7Generator:
     and ordered, not secret.
     """
 
-    __slots__ = ("_counter", "_last_ms", "_lock", "_random")
+    __slots__ = ("_counter", "_last_ms", "_lock", "_random", "_value")
 
     def __init__(self) -> None:
         self._last_ms = 0
         self._counter = 0
+        self._value = 0
         self._lock = threading.Lock()
         self._random = random.Random(os.urandom(32))
+
+    def _set_counter(self, counter: int) -> None:
+        """Move the counter within the current millisecond (tests of the overflow path)."""
+        with self._lock:
+            self._counter = counter
+            self._value = _compose(self._last_ms, counter)
 
     def reseed(self) -> None:
         self._random = random.Random(os.urandom(32))
 
     def __call__(self) -> uuid.UUID:
+        now_ms = time.time_ns() // 1_000_000
         with self._lock:
-            now_ms = time.time_ns() // 1_000_000
             if now_ms > self._last_ms:
                 self._last_ms = now_ms
                 # The top bit stays clear, so a millisecond has room for 2**73 more ids.
-                self._counter = self._random.getrandbits(73)
+                counter = self._random.getrandbits(73)
+                value = _compose(now_ms, counter)
             else:
-                self._counter += 1
-                if self._counter >= 1 << 74:
-                    self._last_ms += 1
-                    self._counter = self._random.getrandbits(73)
-            ms = self._last_ms
-            counter = self._counter
-        value = (
-            (ms & 0xFFFF_FFFF_FFFF) << 80
-            | 0x7 << 76  # version 7
-            | (counter >> 62) << 64  # rand_a: the counter's top 12 bits
-            | 0x2 << 62  # variant 10
-            | (counter & 0x3FFF_FFFF_FFFF_FFFF)  # rand_b: its low 62 bits
-        )
-        made = _new_uuid(uuid.UUID)
+                counter = self._counter + 1
+                if counter & _RAND_B:
+                    value = self._value + 1  # the counter's low bits are the id's low bits
+                else:  # a carry into rand_a (or beyond): lay the bits out again
+                    if counter >= 1 << 74:
+                        self._last_ms += 1
+                        counter = self._random.getrandbits(73)
+                    value = _compose(self._last_ms, counter)
+            self._counter = counter
+            self._value = value
+        made = _new_uuid(_UUID)
         _set(made, "int", value)
         _set(made, "is_safe", _SAFE_UNKNOWN)
         return made
+
+
+def _compose(ms: int, counter: int) -> int:
+    return (
+        (ms & 0xFFFF_FFFF_FFFF) << 80
+        | 0x7 << 76  # version 7
+        | (counter >> 62) << 64  # rand_a: the counter's top 12 bits
+        | 0x2 << 62  # variant 10
+        | (counter & _RAND_B)  # rand_b: its low 62 bits
+    )
 
 
 uuid7 = _UUID7Generator()
