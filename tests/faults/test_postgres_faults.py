@@ -271,14 +271,16 @@ async def test_a_reply_lost_after_commit_is_answered_by_the_retry(
     url, _ = proxied
     store = await PostgresEventStore.open(url, notify_interval=None)
     try:
-        await store.append("s", [fs.NewEvent("T", {"n": 0})])  # statements are prepared now
-        batch = [fs.NewEvent("T", {"n": n}) for n in (1, 2, 3)]
+        # A batch of the same shape first, so the statement is prepared (the cut must hit the
+        # append's own reply, not its preparation).
+        await store.append("s", [fs.NewEvent("T", {"n": n}) for n in (0, 1)])
+        batch = [fs.NewEvent("T", {"n": n}) for n in (2, 3, 4)]
         proxy.cut_after_next_reply = True
-        result = await store.append("s", batch, expected_version=1)
+        result = await store.append("s", batch, expected_version=2)
         assert proxy.cuts == 1
         log = await store.read("s")
-        assert [e.data["n"] for e in log] == [0, 1, 2, 3]  # stored once
-        assert (result.version, result.first_position, result.position) == (4, 2, 4)
+        assert [e.data["n"] for e in log] == [0, 1, 2, 3, 4]  # stored once
+        assert (result.version, result.first_position, result.position) == (5, 3, 5)
     finally:
         await store.close()
 
@@ -289,16 +291,16 @@ async def test_retrying_a_batch_whose_reply_was_lost_returns_the_original_result
     url, _ = proxied
     store = await PostgresEventStore.open(url, notify_interval=None, reconnect_timeout=0.3)
     try:
-        await store.append("s", [fs.NewEvent("T", {"n": 0})])
-        batch = [fs.NewEvent("T", {"n": n}) for n in (1, 2)]
+        await store.append("s", [fs.NewEvent("T", {"n": n}) for n in (0, 1)])  # prepared
+        batch = [fs.NewEvent("T", {"n": n}) for n in (2, 3)]
         proxy.cut_after_next_reply = True
         proxy.refuse = True  # and the server stays unreachable past reconnect_timeout
         with pytest.raises(fs.StoreUnavailable, match="append the same events"):
-            await store.append("s", batch, expected_version=1)
+            await store.append("s", batch, expected_version=2)
         proxy.refuse = False
-        result = await store.append("s", batch, expected_version=1)  # committed the first time
-        assert (result.version, result.first_position, result.position) == (3, 2, 3)
-        assert [e.data["n"] for e in await store.read("s")] == [0, 1, 2]
+        result = await store.append("s", batch, expected_version=2)  # committed the first time
+        assert (result.version, result.first_position, result.position) == (4, 3, 4)
+        assert [e.data["n"] for e in await store.read("s")] == [0, 1, 2, 3]
     finally:
         await store.close()
 
@@ -312,7 +314,9 @@ async def test_a_session_killed_mid_append_is_retried_whole(
     store = await PostgresEventStore.open(url)
     admin = await asyncpg.connect(services.POSTGRES_URL)
     try:
-        await store.append("s", [fs.NewEvent("T", {"n": 0})])
+        # A batch of the same shape first: its statement is prepared (and its types known)
+        # before anything is held.
+        await store.append("s", [fs.NewEvent("T", {"n": n}) for n in (0, 1)])
         # Make the next append wait inside its statement: hold the append lock (groups take
         # it) and an uncommitted row at the next position (a lone append, which runs without
         # the lock, waits on its unique index entry).
@@ -322,10 +326,10 @@ async def test_a_session_killed_mid_append_is_retried_whole(
         await admin.execute(
             f'INSERT INTO "{schema}".events (position, id, stream_id, version, type, '
             "schema_version, data, recorded_at) "
-            "VALUES (2, gen_random_uuid(), 'blocker', 1, 'T', 1, '{}'::bytea, now())"
+            "VALUES (3, gen_random_uuid(), 'blocker', 1, 'T', 1, '{}'::bytea, now())"
         )
         append = asyncio.create_task(
-            store.append("s", [fs.NewEvent("T", {"n": n}) for n in (1, 2)], expected_version=1)
+            store.append("s", [fs.NewEvent("T", {"n": n}) for n in (2, 3)], expected_version=2)
         )
         killed = 0
         while not killed:
@@ -339,8 +343,8 @@ async def test_a_session_killed_mid_append_is_retried_whole(
         # Releases the lock and drops the blocking row; the writer has reconnected and retries.
         await transaction.rollback()
         result = await append
-        assert (result.version, result.position) == (3, 3)
-        assert [e.data["n"] for e in await store.read("s")] == [0, 1, 2]
+        assert (result.version, result.position) == (4, 4)
+        assert [e.data["n"] for e in await store.read("s")] == [0, 1, 2, 3]
     finally:
         await admin.close()
         await store.close()

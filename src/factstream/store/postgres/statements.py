@@ -21,6 +21,7 @@ class Statements:
     channel: str
     append_group: str
     append_one: str
+    append_single: str
     stored_by_ids: str
     read_forward: str
     read_backward: str
@@ -40,7 +41,8 @@ class Statements:
                 f"SELECT version_before, first_position FROM {s}.append_group("
                 "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
             ),
-            append_one=_append_one(s),
+            append_one=_append_one(s, single=False),
+            append_single=_append_one(s, single=True),
             stored_by_ids=(
                 "SELECT id, stream_id, version, position, type, schema_version, data, metadata, "
                 f"correlation_id, causation_id FROM {events} WHERE id = ANY($1::uuid[])"
@@ -63,10 +65,25 @@ class Statements:
         )
 
 
-def _append_one(s: str) -> str:
+def _append_one(s: str, *, single: bool) -> str:
     """One append as one plain statement, without the advisory lock (see the writer's
     ``_attempt``). It answers like ``append_group``: the stream's version before, and the first
-    position, NULL when the expected version did not hold."""
+    position, NULL when the expected version did not hold. ``single``: the append holds one
+    event, passed as plain values instead of arrays."""
+    if single:
+        rows = (
+            "SELECT ok.head + 1, $3::uuid, $1, ok.version + 1, $4::text, $5::integer, $6::bytea,\n"
+            "       $7::bytea, $8::text, $9::text, statement_timestamp()\n"
+            "    FROM ok"
+        )
+    else:
+        rows = (
+            "SELECT ok.head + x.n, x.id, $1, ok.version + x.n, x.t, x.sv, x.d, x.m, x.c, x.ca,\n"
+            "       statement_timestamp()\n"
+            "    FROM ok, unnest($3::uuid[], $4::text[], $5::integer[], $6::bytea[], $7::bytea[],\n"
+            "                    $8::text[], $9::text[])\n"
+            "         WITH ORDINALITY AS x(id, t, sv, d, m, c, ca, n)"
+        )
     return f"""
 WITH cur AS (
     SELECT coalesce((SELECT e.version FROM {s}.events e WHERE e.stream_id = $1
@@ -79,10 +96,7 @@ WITH cur AS (
 ), ins AS (
     INSERT INTO {s}.events (position, id, stream_id, version, type, schema_version, data,
                             metadata, correlation_id, causation_id, recorded_at)
-    SELECT ok.head + x.n, x.id, $1, ok.version + x.n, x.t, x.sv, x.d, x.m, x.c, x.ca,
-           statement_timestamp()
-    FROM ok, unnest($3::uuid[], $4::text[], $5::integer[], $6::bytea[], $7::bytea[],
-                    $8::text[], $9::text[]) WITH ORDINALITY AS x(id, t, sv, d, m, c, ca, n)
+    {rows}
     RETURNING position
 ), note AS (
     SELECT pg_notify($10::text, '') FROM (SELECT 1 FROM ins LIMIT 1) AS i

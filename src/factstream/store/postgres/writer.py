@@ -266,7 +266,9 @@ class PostgresWriter:
         conn = await self._connection()
         channel = self._notify_channel()
         if len(pending) == 1 and _now() >= self._locked_until:
-            rows = await conn.fetch(self._sql.append_one, *_one_arguments(pending[0], channel))
+            request = pending[0]
+            sql = self._sql.append_single if len(request.batch) == 1 else self._sql.append_one
+            rows = await conn.fetch(sql, *_one_arguments(request, channel))
         else:
             rows = await conn.fetch(self._sql.append_group, *self._arguments(pending, channel))
         accepted: list[tuple[AppendRequest, Outcome]] = []
@@ -418,23 +420,12 @@ class PostgresWriter:
 
 
 def _one_arguments(request: AppendRequest, channel: str | None) -> list[Any]:
-    """The arguments of ``append_one``."""
+    """The arguments of ``append_one`` (or of ``append_single``, for a batch of one)."""
     expected = request.expected
-    ids, types, schema_versions, data, metadata, correlation, causation = zip(
-        *request.batch, strict=True
-    )
-    return [
-        request.stream_id,
-        expected if isinstance(expected, int) else _EXPECTED_CODES[expected],
-        ids,
-        types,
-        schema_versions,
-        data,
-        metadata,
-        correlation,
-        causation,
-        channel,
-    ]
+    code = expected if isinstance(expected, int) else _EXPECTED_CODES[expected]
+    batch = request.batch
+    columns: Sequence[Any] = batch[0] if len(batch) == 1 else tuple(zip(*batch, strict=True))
+    return [request.stream_id, code, *columns, channel]
 
 
 def _own(
