@@ -22,6 +22,7 @@ from .parking import maintain, one_by_one
 from .policy import RetryPolicy
 from .projection import Projection
 from .readmodels.base import ReadModel
+from .readmodels.redis_runners import RedisHeartbeat
 from .readmodels.sql import SqlTarget
 from .targets import Target, open_read_model
 
@@ -123,8 +124,9 @@ class ProjectionRunner:
         self._restart = False
         self.last_progress = time.time()
         self._heartbeat: Heartbeat | None = None
-        if heartbeat_interval is not None and isinstance(target, SqlTarget):
-            self._heartbeat = Heartbeat(
+        if heartbeat_interval is not None:
+            kind = Heartbeat if isinstance(target, SqlTarget) else RedisHeartbeat
+            self._heartbeat = kind(
                 target, self.runner_id, projection.name, heartbeat_interval, self._report
             )
 
