@@ -110,15 +110,20 @@ async def _write(target: Target, events: int) -> Result:
     return {"events_per_s": events / elapsed, "seconds": elapsed}
 
 
+async def _timed_catch_up(store: fs.EventStore, rm: SqlTarget, sizes: Sizes) -> tuple[int, float]:
+    """A runner catching up to the head: the position reached and the seconds it took."""
+    head = await store.head_position()
+    runner = ProjectionRunner(
+        store, Items(), rm, batch_size=sizes.projection_batch, heartbeat_interval=None
+    )
+    start = time.perf_counter()
+    reached = await runner.catch_up(head)
+    return reached, time.perf_counter() - start
+
+
 async def _catch_up(target: Target, sizes: Sizes) -> Result:
     async with fs.connect(target.factstream_url()) as store, read_model(target) as rm:
-        head = await store.head_position()
-        runner = ProjectionRunner(
-            store, Items(), rm, batch_size=sizes.projection_batch, heartbeat_interval=None
-        )
-        start = time.perf_counter()
-        reached = await runner.catch_up(head)
-        elapsed = time.perf_counter() - start
+        reached, elapsed = await _timed_catch_up(store, rm, sizes)
         session = await rm.connect()
         try:
             rows = await session.query("SELECT count(*) FROM items")
@@ -154,13 +159,7 @@ async def _lag(target: Target, sizes: Sizes) -> Result:
 async def _peak_rss(target: Target, sizes: Sizes) -> Result:
     before = status_kb("VmRSS")
     async with fs.connect(target.factstream_url()) as store, read_model(target) as rm:
-        head = await store.head_position()
-        runner = ProjectionRunner(
-            store, Items(), rm, batch_size=sizes.projection_batch, heartbeat_interval=None
-        )
-        start = time.perf_counter()
-        reached = await runner.catch_up(head)
-        elapsed = time.perf_counter() - start
+        reached, elapsed = await _timed_catch_up(store, rm, sizes)
     return {
         "rss_before_kb": before,
         "rss_peak_kb": status_kb("VmHWM"),

@@ -14,9 +14,9 @@ from ..events import RecordedEvent
 from .errors import CheckpointConflict, GenerationChanged
 from .policy import RetryPolicy, partition_of
 from .projection import Projection
-from .readmodels.base import ReadModel
+from .readmodels.base import BatchTransaction, ReadModel
 
-__all__ = ["BatchApplier", "run_callbacks"]
+__all__ = ["BatchApplier", "rolled_back", "run_callbacks"]
 
 _log = logging.getLogger("factstream.projections")
 
@@ -89,12 +89,7 @@ class BatchApplier:
             batch.advance(positions)
             callbacks = await batch.commit()
         except Exception as exc:
-            with contextlib.suppress(Exception):
-                await batch.rollback()
-            if isinstance(exc, (CheckpointConflict, GenerationChanged)):
-                raise
-            if self.model.is_transient(exc):
-                raise
+            await rolled_back(batch, self.model, exc)
             if not to_apply:
                 raise  # nothing of a handler's ran: the failure is the database's
             return False
@@ -123,6 +118,15 @@ class BatchApplier:
         if positions != self.checkpoints:
             self.checkpoints = positions
             self._on_progress()
+
+
+async def rolled_back(batch: BatchTransaction, model: ReadModel, error: Exception) -> None:
+    """Roll ``batch`` back after ``error``; raise ``error`` again unless a handler may be to
+    blame (checkpoint conflicts, generation changes and the database's own errors go up)."""
+    with contextlib.suppress(Exception):
+        await batch.rollback()
+    if isinstance(error, (CheckpointConflict, GenerationChanged)) or model.is_transient(error):
+        raise error
 
 
 async def run_callbacks(callbacks: list[Callable[[], Any]]) -> None:

@@ -10,8 +10,7 @@ import logging
 import traceback
 
 from ..events import RecordedEvent
-from .batches import BatchApplier, run_callbacks
-from .errors import CheckpointConflict, GenerationChanged
+from .batches import BatchApplier, rolled_back, run_callbacks
 from .policy import partition_of
 
 __all__ = ["apply_with_retries", "maintain", "one_by_one"]
@@ -62,12 +61,7 @@ async def apply_with_retries(
                 batch.advance(positions)
             callbacks = await batch.commit()
         except Exception as exc:
-            with contextlib.suppress(Exception):
-                await batch.rollback()
-            if isinstance(exc, (CheckpointConflict, GenerationChanged)):
-                raise
-            if model.is_transient(exc):
-                raise
+            await rolled_back(batch, model, exc)
             error = "".join(traceback.format_exception_only(exc)).strip()
             _log.warning(
                 "projection %s: event %s at position %d (stream %r) failed, attempt %d of %d: %s",
