@@ -8,12 +8,14 @@ import asyncio
 import json
 import uuid
 
+import pytest
 from typer.testing import CliRunner
 
 import factstream as fs
 from factstream.cli.app import app
 from factstream.projections import DeadLetters, ProjectionRunner, RedisTarget, RetryPolicy
 from factstream.projections.heartbeats import projection_status
+from factstream.projections.readmodels.redis_letters import RedisLetters
 from factstream.projections.readmodels.redis_runners import RedisHeartbeat
 from tests.services import require
 
@@ -178,3 +180,31 @@ async def test_status_of_an_empty_redis_prefix_is_empty() -> None:
     require("Redis", "127.0.0.1", 6379)
     target = RedisTarget(REDIS_URL, f"fstest:{uuid.uuid4().hex[:12]}:")
     assert await projection_status(target) == []
+
+
+async def test_a_retry_mark_never_brings_back_an_event_the_runner_applied(
+    redis_target: RedisTarget,  # noqa: F811
+) -> None:
+    async with fs.connect("memory://") as store:
+        await _poisoned(store)
+        runner = ProjectionRunner(
+            store, OrderViews(poison="order-1"), redis_target, retry=RetryPolicy(1, 0.0)
+        )
+        await runner.catch_up()
+    letters = await RedisLetters.open(redis_target, "order_views")
+    try:
+        seen = await letters.list("order-1", 100)  # what `dlq retry` decided to mark ...
+        key = redis_target.key("order_views", "_fs:dead_letters")
+        await letters._client.hdel(key, "2")  # ... when the runner applied position 2 meanwhile
+        assert await letters._mark(seen) == 2
+        assert sorted(await letters._client.hkeys(key)) == ["4", "5"]
+        assert all(x.retry_requested for x in await letters.list(None, 100))
+    finally:
+        await letters.close()
+
+
+async def test_dead_letters_outside_async_with_are_refused(
+    redis_target: RedisTarget,  # noqa: F811
+) -> None:
+    with pytest.raises(RuntimeError, match="async with"):
+        await DeadLetters(redis_target, "order_views").streams()

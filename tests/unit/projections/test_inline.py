@@ -188,3 +188,24 @@ async def test_inline_projections_need_a_sql_store() -> None:
 async def test_a_postgres_store_schema_that_is_not_a_plain_identifier_is_refused() -> None:
     with pytest.raises(ValueError, match="plain SQL identifier"):
         await fs.connect(f"{POSTGRES_URL}?schema=odd-name", inline=[OrdersByCustomer()])
+
+
+class OrdersV2(OrdersByCustomer):
+    version = 2
+
+
+async def test_an_inline_read_model_of_another_version_is_refused_and_the_store_closed(
+    where: InlineStore,
+) -> None:
+    async with fs.connect(where.url, inline=[OrdersByCustomer()]) as store:
+        await store.append("order-1", order_events("a", [1]))
+    with pytest.raises(fs.ProjectionOutdated):
+        await fs.connect(where.url, inline=[OrdersV2()])
+    async with fs.connect(where.url, inline=[OrdersByCustomer()]) as store:  # still usable
+        await store.append("order-2", order_events("b", [2]))
+    assert [o for o, _, _ in await _orders(where.target)] == ["order-1", "order-2"]
+
+
+async def test_two_inline_projections_of_one_name_are_refused(where: InlineStore) -> None:
+    with pytest.raises(ValueError, match="distinct names"):
+        await fs.connect(where.url, inline=[OrdersByCustomer(), OrdersByCustomer()])
