@@ -25,11 +25,15 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 from psycopg.sql import SQL, Identifier
 
-from .es_side import Orders, write_log
+from .es_side import Order, Orders, write_log
+from .latency import summarize
+from .payload import payload
 from .sizes import Sizes
 from .targets import Target, pg_execute
 
 Result = dict[str, Any]
+#: (pl) lags in ns, appended by the view in the runner's thread (one measurement per process).
+LAGS: list[int] = []
 
 
 class ItemsView(PostgresTrackingRecorder):
@@ -57,10 +61,12 @@ class ItemsView(PostgresTrackingRecorder):
         )
         self._count = SQL("SELECT count(*) FROM {0}.bench_items").format(schema)
 
-    def add_item(self, row: tuple[Any, ...], tracking: Tracking) -> None:
+    def add_item(self, row: tuple[Any, ...], tracking: Tracking, stamp: int | None) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(self._insert_item, row)
             self._insert_tracking(curs, tracking)
+        if stamp is not None:  # (pl): committed, so the event is in the read model now
+            LAGS.append(time.perf_counter_ns() - stamp)
 
     def count(self) -> int:
         with self.datastore.transaction(commit=False) as curs:
@@ -81,7 +87,7 @@ class Items(Projection[ItemsView]):
             data["quantity"],
             data["seq"],
         )
-        self.view.add_item(row, tracking)
+        self.view.add_item(row, tracking, data.get("t"))
 
 
 def write(target: Target, events: int) -> Result:
@@ -93,6 +99,33 @@ def write(target: Target, events: int) -> Result:
     finally:
         app.close()
     return {"events_per_s": events / elapsed, "seconds": elapsed}
+
+
+def lag(target: Target, sizes: Sizes) -> Result:
+    """(pl): its runner follows the log while the application saves one event at a time,
+    paced at ``latency_rate`` per second; lag as on factstream's side (``t`` stamped into the
+    event just before ``save``, read when the view's transaction has committed)."""
+    env = target.eventsourcing_env()
+    count = int(sizes.latency_rate * sizes.latency_seconds)
+    with ProjectionRunner(
+        application_class=Orders, projection_class=Items, view_class=ItemsView, env=env
+    ) as runner:
+        app = runner.app
+        order = Order(payload(0))
+        app.save(order)
+        time.sleep(0.2)  # let the subscription reach the live phase
+        start = time.perf_counter()
+        for i in range(count):
+            delay = start + i / sizes.latency_rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            data = payload(i)
+            data["t"] = time.perf_counter_ns()
+            order.add_item(data)
+            recordings = app.save(order)
+        rate = count / (time.perf_counter() - start)
+        runner.wait(recordings[-1].notification.id, timeout=60)
+    return summarize(LAGS, rate)
 
 
 def measure(target: Target, sizes: Sizes) -> Result:

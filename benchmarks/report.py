@@ -133,9 +133,16 @@ def read_side_lines(summary: dict[str, Any]) -> list[str]:
     lines = []
     lag = summary.get("pl", {}).get("factstream")
     if lag:
+        theirs = summary.get("pl", {}).get("eventsourcing")
+        es = (
+            f"p50 {theirs['p50_ms']:.2f} ms, p99 {theirs['p99_ms']:.2f} ms "
+            f"at {theirs['rate']:,.0f} events/s"
+            if theirs
+            else "-"
+        )
         lines.append(
             f"| (pl) projection live lag, append -> in the read model, at {lag['rate']:,.0f} "
-            f"events/s | p50 {lag['p50_ms']:.2f} ms, p99 {lag['p99_ms']:.2f} ms | - "
+            f"events/s | p50 {lag['p50_ms']:.2f} ms, p99 {lag['p99_ms']:.2f} ms | {es} "
             "| - | - | - | - |"
         )
     rss = summary.get("pm", {}).get("factstream")

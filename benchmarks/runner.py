@@ -30,7 +30,7 @@ def sides_for(scenario: str, backend: str) -> list[str]:
     if scenario.startswith("p"):
         if backend == "memory":
             return []  # a read model needs a database; the log must outlive the process
-        if scenario == "pc" and backend == "postgres":
+        if scenario in ("pc", "pl") and backend == "postgres":
             return ["factstream", "eventsourcing"]  # its ProjectionRunner needs PostgreSQL
         return ["factstream"]
     raw = [] if backend == "memory" else ["raw"]

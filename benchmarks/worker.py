@@ -90,11 +90,13 @@ def _read_side(
         if action in ("prepare", "write"):
             return projections_fs.write(target, events)
         return projections_fs.measure(scenario, target, sizes, int(job.get("workers", 1)))
-    if side == "eventsourcing" and scenario == "pc":
+    if side == "eventsourcing" and scenario in ("pc", "pl"):
         from . import projections_es
 
         if action in ("prepare", "write"):
             return projections_es.write(target, events)
+        if scenario == "pl":
+            return projections_es.lag(target, sizes)
         return projections_es.measure(target, sizes)
     raise ValueError(f"no {side} side for scenario {scenario!r}")
 
