@@ -42,6 +42,16 @@ async def _poisoned(store: fs.EventStore) -> None:
     await store.append("order-2", [fs.NewEvent("ItemAdded", {"price": 7})])
 
 
+async def _parked(target: RedisTarget) -> None:
+    """order-1's events parked behind its poisoned first event; the other streams applied."""
+    async with fs.connect("memory://") as store:
+        await _poisoned(store)
+        runner = ProjectionRunner(
+            store, OrderViews(poison="order-1"), target, retry=RetryPolicy(1, 0.0)
+        )
+        await runner.catch_up()
+
+
 async def test_parked_events_are_listed_shown_retried_and_skipped(
     redis_target: RedisTarget,  # noqa: F811
 ) -> None:
@@ -103,12 +113,7 @@ async def test_a_skipped_event_is_gone_and_the_rest_of_its_stream_stays_parked(
     redis_target: RedisTarget,  # noqa: F811
 ) -> None:
     url = _url(redis_target)
-    async with fs.connect("memory://") as store:
-        await _poisoned(store)
-        runner = ProjectionRunner(
-            store, OrderViews(poison="order-1"), redis_target, retry=RetryPolicy(1, 0.0)
-        )
-        await runner.catch_up()
+    await _parked(redis_target)
     code, skipped = await _cli("dlq", "skip", "order_views", "2", "-t", url)
     assert code == 0, skipped
     async with DeadLetters(redis_target, "order_views") as letters:
@@ -185,12 +190,7 @@ async def test_status_of_an_empty_redis_prefix_is_empty() -> None:
 async def test_a_retry_mark_never_brings_back_an_event_the_runner_applied(
     redis_target: RedisTarget,  # noqa: F811
 ) -> None:
-    async with fs.connect("memory://") as store:
-        await _poisoned(store)
-        runner = ProjectionRunner(
-            store, OrderViews(poison="order-1"), redis_target, retry=RetryPolicy(1, 0.0)
-        )
-        await runner.catch_up()
+    await _parked(redis_target)
     letters = await RedisLetters.open(redis_target, "order_views")
     try:
         seen = await letters.list("order-1", 100)  # what `dlq retry` decided to mark ...
