@@ -35,7 +35,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scenarios",
         default=",".join(SCENARIOS),
-        help="comma-separated subset of a,b,d,e,f,g (default: all)",
+        help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)",
     )
     parser.add_argument(
         "--runs", type=int, help="interleaved runs per scenario (default 5, quick 3)"

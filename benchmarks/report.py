@@ -17,6 +17,7 @@ TITLES = {
     "r": "(r) replay an aggregate of 10,000 events (typed, applied)",
     "c": "(c) commands load -> decide -> save, sequential",
     "c100": "(c100) the same commands from 100 concurrent tasks (factstream only)",
+    "pc": "(pc) projection catch-up into an indexed table + checkpoint",
 }
 #: The issues' floors for factstream / eventsourcing (issue 2: SQLite, issue 3: PostgreSQL).
 FLOORS = {
@@ -115,6 +116,7 @@ def table(summary: dict[str, Any], backend: str, es_version: str) -> str:
                 f"| p50 {fs['p50_ms']:.2f} ms, p99 {fs['p99_ms']:.2f} ms | no async subscription "
                 "| - | - | - | - |"
             )
+    lines += read_side_lines(summary)
     g = summary.get("g", {}).get("factstream")
     if g:
         lines.append(
@@ -126,14 +128,56 @@ def table(summary: dict[str, Any], backend: str, es_version: str) -> str:
     return "\n".join(lines)
 
 
+def read_side_lines(summary: dict[str, Any]) -> list[str]:
+    """The projection scenarios measured by factstream alone: (pl), (pm), (pw)."""
+    lines = []
+    lag = summary.get("pl", {}).get("factstream")
+    if lag:
+        theirs = summary.get("pl", {}).get("eventsourcing")
+        es = (
+            f"p50 {theirs['p50_ms']:.2f} ms, p99 {theirs['p99_ms']:.2f} ms "
+            f"at {theirs['rate']:,.0f} events/s"
+            if theirs
+            else "-"
+        )
+        lines.append(
+            f"| (pl) projection live lag, append -> in the read model, at {lag['rate']:,.0f} "
+            f"events/s | p50 {lag['p50_ms']:.2f} ms, p99 {lag['p99_ms']:.2f} ms | {es} "
+            "| - | - | - | - |"
+        )
+    rss = summary.get("pm", {}).get("factstream")
+    if rss:
+        lines.append(
+            f"| (pm) projection catching up on {rss['delivered']:,.0f} events "
+            f"| RSS {rss['rss_before_kb'] / 1024:,.0f} MiB before, peak "
+            f"{rss['rss_peak_kb'] / 1024:,.0f} MiB; {rss['events_per_s']:,.0f} events/s "
+            "| - | - | - | - | - |"
+        )
+    workers = [
+        summary[key]["factstream"]
+        for key in sorted(summary)
+        if key.startswith("pw-") and "factstream" in summary[key]
+    ]
+    if workers:
+        figures = ", ".join(
+            f"{w['workers']:.0f}: {w['seconds']:.1f} s ({w['events_per_s']:,.0f}/s)"
+            for w in workers
+        )
+        lines.append(
+            f"| (pw) partitioned worker processes, 8 partitions, time to the head | {figures} "
+            "| - | - | - | - | - |"
+        )
+    return lines
+
+
 def spread(summary: dict[str, Any]) -> str:
     """Min-max of each side's runs, to show the noise behind the medians."""
     lines = ["| scenario | side | runs | median | min - max |", "|---|---|---:|---:|---:|"]
-    for scenario in (*TITLES, "f-same", "f-cross"):
+    for scenario in (*TITLES, "f-same", "f-cross", "pl"):
         for side, entry in summary.get(scenario, {}).items():
             if not isinstance(entry, dict):
                 continue
-            key = "p99_ms" if scenario.startswith("f") else "events_per_s"
+            key = "p99_ms" if scenario.startswith(("f", "pl")) else "events_per_s"
             low_high = entry.get(f"{key}_range")
             if not low_high:
                 continue

@@ -15,12 +15,24 @@ from .targets import Target, TargetFactory
 
 Result = dict[str, Any]
 
-SCENARIOS = ("a", "b", "d", "e", "f", "g", "r", "c", "c100")
+SCENARIOS = ("a", "b", "d", "e", "f", "g", "r", "c", "c100", "pc", "pl", "pm", "pw")
+#: Scenarios whose log is written once per side and read by every run.
+PREPARED = ("e", "pc")
+#: Scenarios measured once per invocation (long; their figure is a bound or a scaling).
+ONCE = ("g", "pm", "pw")
+#: (pw): how many partitioned worker processes share the projection, one measurement each.
+WORKER_COUNTS = (1, 2, 4)
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TIMEOUT = 1_800
 
 
 def sides_for(scenario: str, backend: str) -> list[str]:
+    if scenario.startswith("p"):
+        if backend == "memory":
+            return []  # a read model needs a database; the log must outlive the process
+        if scenario in ("pc", "pl") and backend == "postgres":
+            return ["factstream", "eventsourcing"]  # its ProjectionRunner needs PostgreSQL
+        return ["factstream"]
     raw = [] if backend == "memory" else ["raw"]
     if scenario in ("a", "b", "e"):
         return ["factstream", "eventsourcing", *raw]
@@ -76,7 +88,7 @@ class Runner:
         self.factory = factory
         self.outcome = Outcome()
         self.unavailable: set[str] = set()
-        self._prepared: dict[str, Target] = {}
+        self._prepared: dict[tuple[str, str], Target] = {}
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -108,53 +120,82 @@ class Runner:
                 )
 
     def prepare_reads(self) -> None:
-        """Write scenario (e)'s log once per side; the runs only read it."""
-        if "e" not in self.scenarios or self.backend == "memory":
+        """Write the logs of (e) and (pc) once per side; the runs only read them."""
+        if self.backend == "memory":
             return
-        for side in self._available(sides_for("e", self.backend)):
-            target = self.factory.fresh(f"e_{side}")
-            print(f"preparing (e): {side} writes {self.sizes.read_events:,} events", flush=True)
-            result = self._job("prepare", side, "e", target)
-            if "error" in result:
-                self.note(f"(e) {side}: preparing failed: {result['error']}")
+        counts = {"e": self.sizes.read_events, "pc": self.sizes.projection_events}
+        for scenario in PREPARED:
+            if scenario not in self.scenarios:
                 continue
-            self._prepared[side] = target
+            for side in self._available(sides_for(scenario, self.backend)):
+                target = self.factory.fresh(f"{scenario}_{side}")
+                count = counts[scenario]
+                print(f"preparing ({scenario}): {side} writes {count:,} events", flush=True)
+                result = self._job("prepare", side, scenario, target)
+                if "error" in result:
+                    self.note(f"({scenario}) {side}: preparing failed: {result['error']}")
+                    continue
+                self._prepared[(scenario, side)] = target
 
     def measure_once(self, scenario: str, side: str, run: int) -> None:
         variants = [scenario]
         if scenario == "f":
             variants = ["f-same"] if self.backend == "memory" else ["f-same", "f-cross"]
         for variant in variants:
-            prepared = variant == "e" and side in self._prepared
-            if variant == "e" and self.backend != "memory" and not prepared:
+            prepared = (variant, side) in self._prepared
+            if variant in PREPARED and self.backend != "memory" and not prepared:
                 continue  # preparing failed; noted already
-            target = self._prepared[side] if prepared else self.factory.fresh(f"{variant}_{side}")
+            target = (
+                self._prepared[(variant, side)]
+                if prepared
+                else self.factory.fresh(f"{variant}_{side}")
+            )
             result = self._job("measure", side, variant, target, prepared=prepared)
             if not prepared:
                 self.factory.drop(target)
             self._record(variant, side, run, result)
 
     def catch_up(self) -> None:
-        """(g): once per invocation, it is long and its figure is a bound, not a rate."""
-        if "g" not in self.scenarios or "factstream" in self.unavailable:
+        """(g) and (pm): once per invocation, they are long and their figure is a bound, not
+        a rate. They read the same large log (the projection after the subscriber)."""
+        wanted = [s for s in ("g", "pm") if s in self.scenarios]
+        if self.backend == "memory" and "pm" in wanted:
+            wanted.remove("pm")  # a read model needs a database
+        if not wanted or "factstream" in self.unavailable:
             return
         target = self.factory.fresh("g_factstream")
         if self.backend != "memory":
-            print(f"(g) writing {self.sizes.catchup_events:,} events", flush=True)
+            print(f"({'/'.join(wanted)}) writing {self.sizes.catchup_events:,} events", flush=True)
             written = self._job("write", "factstream", "g", target)
             if "error" in written:
                 self.note(f"(g) writing failed: {written['error']}")
                 return
             self.outcome.samples["g-write"]["factstream"].append(written)
             print(f"(g) written at {written['events_per_s']:,.0f} events/s", flush=True)
-        result = self._job("measure", "factstream", "g", target)
+        for scenario in wanted:
+            result = self._job("measure", "factstream", scenario, target)
+            self._record(scenario, "factstream", 0, result)
         self.factory.drop(target)
-        self._record("g", "factstream", 0, result)
+
+    def partitioned_workers(self) -> None:
+        """(pw): the same log caught up by 1, 2 and 4 worker processes, once each."""
+        if "pw" not in self.scenarios or not sides_for("pw", self.backend):
+            return
+        target = self.factory.fresh("pw_factstream")
+        print(f"(pw) writing {self.sizes.projection_events:,} events", flush=True)
+        written = self._job("write", "factstream", "pw", target)
+        if "error" in written:
+            self.note(f"(pw) writing failed: {written['error']}")
+        else:
+            for count in WORKER_COUNTS:
+                result = self._job("measure", "factstream", "pw", target, workers=count)
+                self._record(f"pw-{count}", "factstream", 0, result)
+        self.factory.drop(target)
 
     def run(self) -> Outcome:
         self.probe()
         self.prepare_reads()
-        timed = [s for s in self.scenarios if s != "g"]
+        timed = [s for s in self.scenarios if s not in ONCE]
         for run in range(self.runs):
             for scenario in timed:
                 sides = self._available(sides_for(scenario, self.backend))
@@ -163,6 +204,7 @@ class Runner:
                 for side in sides[shift:] + sides[:shift]:
                     self.measure_once(scenario, side, run)
         self.catch_up()
+        self.partitioned_workers()
         return self.outcome
 
     # -- helpers --------------------------------------------------------------------------
@@ -180,13 +222,24 @@ class Runner:
 
 
 def describe(result: Result) -> str:
-    if "rss_peak_kb" in result:
+    if "rss_peak_kb" in result and "store_bytes" in result:
         return (
             f"RSS before {result['rss_before_kb'] / 1024:,.0f} MiB, "
             f"peak {result['rss_peak_kb'] / 1024:,.0f} MiB, "
             f"after {result['rss_after_kb'] / 1024:,.0f} MiB; "
             f"{result['delivered']:,} events in {result['seconds']:.1f} s, "
             f"store {result['store_bytes'] / 2**20:,.0f} MiB"
+        )
+    if "workers" in result:
+        return (
+            f"{result['workers']} worker(s): {result['seconds']:.2f} s, "
+            f"{result['events_per_s']:,.0f} events/s"
+        )
+    if "rss_peak_kb" in result and "store_bytes" not in result:
+        return (
+            f"RSS before {result['rss_before_kb'] / 1024:,.0f} MiB, "
+            f"peak {result['rss_peak_kb'] / 1024:,.0f} MiB; "
+            f"{result['delivered']:,} events at {result['events_per_s']:,.0f} events/s"
         )
     if "p50_ms" in result:
         return (

@@ -32,6 +32,13 @@ class Sizes:
     #: (c), (c100) commands (load -> decide -> save), over this many existing aggregates.
     commands: int = 2_000
     command_aggregates: int = 100
+    #: (pc), (pw) events a projection catches up on (written 1,000 per append), and the
+    #: runner's batch size; (pl) uses the (f) rate and duration, (pm) the (g) log size.
+    projection_events: int = 200_000
+    projection_batch: int = 1_000
+    #: (pc) how many of those eventsourcing's runner is timed on: it commits each event in a
+    #: transaction of its own (a few hundred per second), so the whole log would take minutes.
+    projection_es_events: int = 5_000
     #: events appended untimed before timing, on both sides.
     warmup: int = 50
 
@@ -52,4 +59,6 @@ QUICK = Sizes(
     catchup_events=200_000,
     replay_loads=2,
     commands=600,
+    projection_events=50_000,
+    projection_es_events=2_000,
 )

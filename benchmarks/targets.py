@@ -89,7 +89,7 @@ class TargetFactory:
             target = Target("sqlite", path=os.path.join(self.scratch, name + ".db"))
         elif self.backend == "postgres":
             schema = f"bench_{self._tag}_{name}".lower()
-            _pg_execute(self.pg_url, f'CREATE SCHEMA "{schema}"')
+            pg_execute(self.pg_url, f'CREATE SCHEMA "{schema}"')
             target = Target("postgres", pg_url=self.pg_url, schema=schema)
         else:
             target = Target("memory")
@@ -101,7 +101,7 @@ class TargetFactory:
             for path in glob.glob(target.path + "*"):
                 os.remove(path)
         elif target.backend == "postgres":
-            _pg_execute(target.pg_url, f'DROP SCHEMA IF EXISTS "{target.schema}" CASCADE')
+            pg_execute(target.pg_url, f'DROP SCHEMA IF EXISTS "{target.schema}" CASCADE')
 
     def drop_all(self) -> None:
         for target in self._made:
@@ -131,7 +131,7 @@ def store_bytes(target: Target) -> int:
     return 0
 
 
-def _pg_execute(url: str, sql: str) -> None:
+def pg_execute(url: str, sql: str) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:

@@ -25,6 +25,9 @@ def run(job: dict[str, Any]) -> Result:
     sizes = Sizes.from_json(job["sizes"])
     prepared = bool(job.get("prepared", False))
 
+    if scenario in ("pc", "pl", "pm", "pw"):
+        return _read_side(job, side, scenario, target, sizes)
+
     if side == "factstream":
         if scenario == "g":
             from . import catchup
@@ -73,6 +76,29 @@ def run(job: dict[str, Any]) -> Result:
         return raw.measure(scenario, target, sizes, prepared)
 
     raise ValueError(f"unknown side {side!r}")
+
+
+def _read_side(
+    job: dict[str, Any], side: str, scenario: str, target: Target, sizes: Sizes
+) -> Result:
+    """The projection scenarios (``projections_fs``, ``projections_es``)."""
+    action: str = job["action"]
+    events = int(job.get("events") or sizes.projection_events)
+    if side == "factstream":
+        from . import projections_fs
+
+        if action in ("prepare", "write"):
+            return projections_fs.write(target, events)
+        return projections_fs.measure(scenario, target, sizes, int(job.get("workers", 1)))
+    if side == "eventsourcing" and scenario in ("pc", "pl"):
+        from . import projections_es
+
+        if action in ("prepare", "write"):
+            return projections_es.write(target, events)
+        if scenario == "pl":
+            return projections_es.lag(target, sizes)
+        return projections_es.measure(target, sizes)
+    raise ValueError(f"no {side} side for scenario {scenario!r}")
 
 
 def main() -> int:

@@ -1,5 +1,5 @@
-"""The event store contract, run against a SQLite store with an inline projection: the
-writer's one-append-at-a-time path with the projection's hook keeps every promise."""
+"""The event store contract, run against SQLite and PostgreSQL stores with an inline
+projection: the writers' paths with the projection's hook keep every promise."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import factstream as fs
 from factstream.projections import Projection, SqlTransaction
 from factstream.store.base import StoreBase
 from factstream.testing.contracts import EventStoreContract, StoreHarness
+from tests.contract.harnesses import PostgresHarness
 
 
 class EveryEvent(Projection[SqlTransaction]):
@@ -49,3 +50,18 @@ class TestInlineSqliteStore(EventStoreContract):
     @pytest.fixture
     def harness(self, tmp_path: pathlib.Path) -> StoreHarness:
         return InlineSqliteHarness(tmp_path)
+
+
+class InlinePostgresHarness(PostgresHarness):
+    name = "postgres-inline"
+
+    async def open(self, **options: Any) -> StoreBase:
+        return await fs.connect(self.url, inline=[EveryEvent()], **options)
+
+
+class TestInlinePostgresStore(EventStoreContract):
+    @pytest.fixture
+    async def harness(self, tmp_path: pathlib.Path) -> Any:
+        harness = InlinePostgresHarness(tmp_path)
+        yield harness
+        await harness.cleanup()

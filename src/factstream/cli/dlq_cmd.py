@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..projections import DeadLetters
-from ..projections.targets import sql_target_from_url
+from ..projections.targets import target_from_url
 
 dlq = typer.Typer(help="Dead letters: events a projection parked after its handler failed.")
 
@@ -20,7 +20,10 @@ TargetOption = Annotated[
     typer.Option(
         "--target",
         "-t",
-        help="The read models' database: sqlite:///rm.db or postgresql://user@host/db?schema=NAME.",
+        help=(
+            "The read models' database: sqlite:///rm.db, postgresql://user@host/db?schema=NAME "
+            "or redis://host:6379/0?prefix=P."
+        ),
     ),
 ]
 ProjectionArgument = Annotated[str, typer.Argument(help="The projection's name.")]
@@ -31,7 +34,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _letters(target: str, projection: str) -> DeadLetters:
-    return DeadLetters(sql_target_from_url(target), projection)
+    return DeadLetters(target_from_url(target), projection)
 
 
 @dlq.command("list")

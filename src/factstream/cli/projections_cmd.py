@@ -25,7 +25,7 @@ from ..projections.heartbeats import ProjectionStatus, projection_status
 from ..projections.readmodels.sql import SqlTarget
 from ..projections.rebuild import rebuild
 from ..projections.runner import ProjectionRunner
-from ..projections.targets import sql_target_from_url, target_from_url
+from ..projections.targets import target_from_url
 from ..store import connect
 
 projections = typer.Typer(help="Projections: read models, their runners and rebuilds.")
@@ -42,7 +42,10 @@ def status(
         typer.Option(
             "--target",
             "-t",
-            help="The read models' database (sqlite:///rm.db, postgresql://...?schema=NAME).",
+            help=(
+                "The read models' database (sqlite:///rm.db, postgresql://...?schema=NAME, "
+                "redis://...?prefix=P)."
+            ),
         ),
     ],
     store: Annotated[
@@ -67,7 +70,7 @@ def status(
                 head = await opened.head_position()
         return list(
             await projection_status(
-                sql_target_from_url(target),
+                target_from_url(target),
                 head,
                 stuck_after=stuck_after,
                 include_stopped=all_runners,

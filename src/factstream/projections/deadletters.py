@@ -12,13 +12,16 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import msgspec
 
 from ..events import RecordedEvent
 from .generations import generations
 from .readmodels.sql import SqlSession, SqlTarget, SqlTransaction
+
+if TYPE_CHECKING:
+    from .targets import Target
 
 __all__ = ["DeadLetter", "DeadLetters", "ParkedStream"]
 
@@ -157,7 +160,7 @@ class DeadLetters:
     """List, inspect, retry and skip a projection's parked events.
 
     Use it as an async context manager; it opens its own connection to the read model's
-    database and works on the active generation::
+    database (SQL or Redis) and works on the active generation::
 
         async with fs.DeadLetters(target, "orders_by_customer") as dlq:
             for stream in await dlq.streams():
@@ -168,20 +171,19 @@ class DeadLetters:
     order (within its maintenance interval, about a second) and removes those that apply.
     """
 
-    def __init__(self, target: SqlTarget, projection: str, generation: int | None = None):
+    def __init__(self, target: Target, projection: str, generation: int | None = None):
         self._target = target
         self._name = projection
         self._generation = generation
-        self._session: SqlSession | None = None
+        self._letters: _Letters | None = None
 
     async def __aenter__(self) -> Self:
-        self._session = await self._target.connect()
-        await self._session.migrate()
-        if self._generation is None:
-            active = [
-                g for g in await generations(self._session, self._name) if g.state == "active"
-            ]
-            self._generation = active[-1].number if active else 1
+        if isinstance(self._target, SqlTarget):
+            self._letters = await _SqlLetters.open(self._target, self._name, self._generation)
+        else:
+            from .readmodels.redis_letters import RedisLetters
+
+            self._letters = await RedisLetters.open(self._target, self._name)
         return self
 
     async def __aexit__(
@@ -190,17 +192,90 @@ class DeadLetters:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._letters is not None:
+            letters, self._letters = self._letters, None
+            await letters.close()
 
-    def _open(self) -> tuple[SqlSession, int]:
-        if self._session is None or self._generation is None:
+    def _open(self) -> _Letters:
+        if self._letters is None:
             raise RuntimeError("use DeadLetters with 'async with'")
-        return self._session, self._generation
+        return self._letters
 
     async def streams(self) -> list[ParkedStream]:
         """The streams with parked events, the one parked first first."""
+        return await self._open().streams()
+
+    async def list(self, stream_id: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        """Parked events in position order, all or one stream's."""
+        return await self._open().list(stream_id, limit)
+
+    async def show(self, position: int) -> DeadLetter | None:
+        """The parked event at ``position``, or ``None``."""
+        return await self._open().show(position)
+
+    async def retry(self, stream_id: str) -> int:
+        """Ask the runner to replay ``stream_id``'s parked events in order.
+
+        Returns:
+            How many parked events were marked.
+        """
+        return await self._open().retry(stream_id)
+
+    async def retry_all(self) -> int:
+        """Ask the runner to retry every parked stream. Returns how many events were marked."""
+        return await self._open().retry_all()
+
+    async def skip(self, position: int) -> bool:
+        """Drop the parked event at ``position`` without applying it.
+
+        The stream stays parked while it has other parked events; retry them to go on.
+
+        Returns:
+            Whether there was such a parked event.
+        """
+        return await self._open().skip(position)
+
+
+class _Letters(Protocol):
+    """Where a projection's dead letters are: SQL tables or a Redis hash."""
+
+    async def streams(self) -> list[ParkedStream]: ...
+    async def list(self, stream_id: str | None, limit: int) -> list[DeadLetter]: ...
+    async def show(self, position: int) -> DeadLetter | None: ...
+    async def retry(self, stream_id: str) -> int: ...
+    async def retry_all(self) -> int: ...
+    async def skip(self, position: int) -> bool: ...
+    async def close(self) -> None: ...
+
+
+class _SqlLetters:
+    """Dead letters in ``factstream_dead_letters``, one generation's."""
+
+    def __init__(self, session: SqlSession, name: str, generation: int) -> None:
+        self._session = session
+        self._name = name
+        self._generation = generation
+
+    @classmethod
+    async def open(cls, target: SqlTarget, name: str, generation: int | None) -> _SqlLetters:
+        session = await target.connect()
+        try:
+            await session.migrate()
+            if generation is None:
+                active = [g for g in await generations(session, name) if g.state == "active"]
+                generation = active[-1].number if active else 1
+        except BaseException:
+            await session.close()
+            raise
+        return cls(session, name, generation)
+
+    def _open(self) -> tuple[SqlSession, int]:
+        return self._session, self._generation
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    async def streams(self) -> list[ParkedStream]:
         session, generation = self._open()
         rows = await session.query(
             session.dialect.convert(
@@ -214,7 +289,6 @@ class DeadLetters:
         return [ParkedStream(s, int(c), int(p), e) for s, c, p, e in rows]
 
     async def list(self, stream_id: str | None = None, limit: int = 100) -> list[DeadLetter]:
-        """Parked events in position order, all or one stream's."""
         session, generation = self._open()
         if stream_id is not None:
             return (await parked_in_stream(session, self._name, generation, stream_id))[:limit]
@@ -228,7 +302,6 @@ class DeadLetters:
         return [_dead_letter(row) for row in rows]
 
     async def show(self, position: int) -> DeadLetter | None:
-        """The parked event at ``position``, or ``None``."""
         session, generation = self._open()
         rows = await session.query(
             session.dialect.convert(
@@ -240,11 +313,6 @@ class DeadLetters:
         return _dead_letter(rows[0]) if rows else None
 
     async def retry(self, stream_id: str) -> int:
-        """Ask the runner to replay ``stream_id``'s parked events in order.
-
-        Returns:
-            How many parked events were marked.
-        """
         session, generation = self._open()
         return await session.execute(
             session.dialect.convert(
@@ -255,7 +323,6 @@ class DeadLetters:
         )
 
     async def retry_all(self) -> int:
-        """Ask the runner to retry every parked stream. Returns how many events were marked."""
         session, generation = self._open()
         return await session.execute(
             session.dialect.convert(
@@ -266,13 +333,6 @@ class DeadLetters:
         )
 
     async def skip(self, position: int) -> bool:
-        """Drop the parked event at ``position`` without applying it.
-
-        The stream stays parked while it has other parked events; retry them to go on.
-
-        Returns:
-            Whether there was such a parked event.
-        """
         session, generation = self._open()
         return bool(
             await session.execute(

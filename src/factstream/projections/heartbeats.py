@@ -18,12 +18,22 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .generations import generations
 from .readmodels.sql import SqlSession, SqlTarget
 
-__all__ = ["Heartbeat", "ProjectionStatus", "RunnerStatus", "projection_status"]
+if TYPE_CHECKING:
+    from .targets import Target
+
+__all__ = [
+    "Beat",
+    "Heartbeat",
+    "ProjectionStatus",
+    "RunnerStatus",
+    "projection_status",
+    "runner_status",
+]
 
 _log = logging.getLogger("factstream.projections")
 
@@ -75,12 +85,30 @@ class ProjectionStatus:
     runners: tuple[RunnerStatus, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """One heartbeat, as a runner reports it (times are the database's, when written)."""
+
+    runner_id: str
+    name: str
+    generation: int
+    host: str
+    pid: int
+    partitions: list[int]
+    position: int
+    progress_age: float  # seconds since the position last moved
+    beat_every: float
+    state: RunnerState
+    error: str | None
+
+
 class Heartbeat:
-    """Writes a runner's heartbeat row until stopped."""
+    """Writes a runner's heartbeat row until stopped (SQL read models; subclasses write it
+    elsewhere: :class:`.readmodels.redis_runners.RedisHeartbeat`)."""
 
     def __init__(
         self,
-        target: SqlTarget,
+        target: Any,
         runner_id: str,
         name: str,
         interval: float,
@@ -91,7 +119,7 @@ class Heartbeat:
         self._name = name
         self._interval = interval
         self._report = report  # -> generation, position, partitions, last progress (epoch)
-        self._session: SqlSession | None = None
+        self._session: Any = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -109,7 +137,7 @@ class Heartbeat:
             with contextlib.suppress(Exception):
                 await self._beat(state, error)
             with contextlib.suppress(Exception):
-                await self._session.close()
+                await self._close(self._session)
             self._session = None
 
     async def _loop(self) -> None:
@@ -121,9 +149,27 @@ class Heartbeat:
                 _log.warning("projection %s: heartbeat failed", self._name, exc_info=True)
 
     async def _beat(self, state: RunnerState, error: str | None, *, first: bool = False) -> None:
-        session = self._session
-        assert session is not None
+        assert self._session is not None
         generation, position, partitions, progress_at = self._report()
+        beat = Beat(
+            self._runner_id,
+            self._name,
+            generation,
+            socket.gethostname(),
+            os.getpid(),
+            sorted(partitions),
+            position,
+            max(time.time() - progress_at, 0.0),
+            self._interval,
+            state,
+            error,
+        )
+        await self._write(self._session, beat)
+
+    async def _close(self, session: SqlSession) -> None:
+        await session.close()
+
+    async def _write(self, session: SqlSession, beat: Beat) -> None:
         now = session.dialect.now
         await session.execute(
             session.dialect.convert(
@@ -136,17 +182,17 @@ class Heartbeat:
                 "state = excluded.state, error = excluded.error"
             ),
             (
-                self._runner_id,
-                self._name,
-                generation,
-                socket.gethostname(),
-                os.getpid(),
-                json.dumps(sorted(partitions)),
-                position,
-                max(time.time() - progress_at, 0.0),
-                self._interval,
-                state,
-                error,
+                beat.runner_id,
+                beat.name,
+                beat.generation,
+                beat.host,
+                beat.pid,
+                json.dumps(beat.partitions),
+                beat.position,
+                beat.progress_age,
+                beat.beat_every,
+                beat.state,
+                beat.error,
             ),
         )
 
@@ -168,14 +214,44 @@ def _state(
     return "running"
 
 
+def runner_status(
+    name: str,
+    row: tuple[Any, ...],
+    now: float,
+    head: int | None,
+    stuck_after: float,
+) -> RunnerStatus:
+    """A runner's status from its stored heartbeat: ``row`` is (runner id, generation, host,
+    pid, partitions (JSON), position, heartbeat at, progress at, beat every, state, error),
+    ``now`` the database's clock."""
+    rid, gen, host, pid, parts, pos, beat_at, progress_at, every, state, err = row
+    heartbeat_age = now - float(beat_at)
+    progress_age = now - float(progress_at)
+    behind = head is not None and int(pos) < head
+    computed = _state(state, heartbeat_age, progress_age, float(every), behind, stuck_after)
+    return RunnerStatus(
+        rid,
+        name,
+        int(gen),
+        host,
+        int(pid),
+        tuple(json.loads(parts)),
+        int(pos),
+        computed,
+        heartbeat_age,
+        progress_age,
+        err,
+    )
+
+
 async def projection_status(
-    target: SqlTarget,
+    target: Target,
     head: int | None = None,
     *,
     stuck_after: float = 60.0,
     include_stopped: bool = False,
 ) -> list[ProjectionStatus]:
-    """The status of every projection whose read model lives at ``target``.
+    """The status of every projection whose read model lives at ``target`` (SQL or Redis).
 
     Args:
         head: the log's head position (``await store.head_position()``), to compute lag and
@@ -183,6 +259,12 @@ async def projection_status(
         stuck_after: seconds without progress, while behind, that make a runner stuck.
         include_stopped: also list runners that stopped cleanly.
     """
+    if not isinstance(target, SqlTarget):
+        from .readmodels.redis_runners import redis_projection_status
+
+        return await redis_projection_status(
+            target, head, stuck_after=stuck_after, include_stopped=include_stopped
+        )
     session = await target.connect()
     try:
         await session.migrate()
@@ -233,43 +315,13 @@ async def projection_status(
                 ),
                 (name,),
             )
-            runners = []
-            for (
-                rid,
-                gen,
-                host,
-                pid,
-                parts,
-                pos,
-                beat_at,
-                progress_at,
-                every,
-                state,
-                err,
-            ) in runner_rows:
-                heartbeat_age = now - float(beat_at)
-                progress_age = now - float(progress_at)
-                behind = head is not None and int(pos) < head
-                computed = _state(
-                    state, heartbeat_age, progress_age, float(every), behind, stuck_after
+            runners = [
+                status
+                for status in (
+                    runner_status(name, tuple(row), now, head, stuck_after) for row in runner_rows
                 )
-                if computed == "stopped" and not include_stopped:
-                    continue
-                runners.append(
-                    RunnerStatus(
-                        rid,
-                        name,
-                        int(gen),
-                        host,
-                        int(pid),
-                        tuple(json.loads(parts)),
-                        int(pos),
-                        computed,
-                        heartbeat_age,
-                        progress_age,
-                        err,
-                    )
-                )
+                if include_stopped or status.state != "stopped"
+            ]
             found.append(
                 ProjectionStatus(
                     name,

@@ -3,18 +3,18 @@
 ``fs.connect("sqlite:///events.db", inline=[OrdersByCustomer()])`` keeps those projections'
 tables in the events' own file, written by the store's writer thread inside each append's
 savepoint, before COMMIT: a query right after ``append`` returns sees the write (strong
-consistency), and an append whose projection fails is rolled back and fails alone.
+consistency), and an append whose projection fails is rolled back and fails alone. The
+PostgreSQL store's hook is :mod:`.inline_postgres`; both share :class:`InlineApplier`.
 
-The handlers are the usual ones (``tx.execute``, ``tx.fetch``, ...); they run synchronously
-in the writer thread, so they must not wait on anything but their transaction. Each append
-also moves the projection's checkpoint; when the checkpoint is behind the append (events
-written by a process without the inline projection, or a rebuild swapped in a generation that
-stopped short of the head), the missing events are read from the log and applied first, in
-the same savepoint.
+The handlers are the usual ones (``tx.execute``, ``tx.fetch``, ...). Each append also moves the
+projection's checkpoint; when the checkpoint is behind the append (events written by a process
+without the inline projection, or a rebuild swapped in a generation that stopped short of the
+head), the missing events are read from the log and applied first, in the same transaction.
 """
 
 from __future__ import annotations
 
+import abc
 import json
 import logging
 import sqlite3
@@ -24,19 +24,113 @@ from typing import Any
 from ..events import RecordedEvent
 from ..store.envelope import decode_envelope
 from .projection import Projection
-from .readmodels.dialect import SQLITE
-from .readmodels.sql import Guard, Op, Row, SqlSession, SqlTransaction, TableNames, physical_tables
+from .readmodels.dialect import SQLITE, Dialect
+from .readmodels.sql import (
+    Guard,
+    Op,
+    Row,
+    SqlSession,
+    SqlTarget,
+    SqlTransaction,
+    TableNames,
+    physical_tables,
+)
 from .readmodels.sqlite import SqliteTarget, _run_ops
 from .readmodels.sqlmodel import open_sql_read_model
 from .runner import ProjectionRunner
 
-__all__ = ["InlineProjections"]
+__all__ = ["InlineApplier", "InlineProjections"]
 
 _log = logging.getLogger("factstream.projections")
 
+_ACTIVE = (
+    "SELECT p.generation, p.tables, c.position FROM factstream_projections p "
+    "JOIN factstream_checkpoints c ON c.name = p.name AND c.generation = p.generation "
+    "AND c.partition = 0 WHERE p.name = ? AND p.state = 'active'"
+)
+
+
+class InlineApplier(abc.ABC):
+    """Applies appended events to inline projections on the store writer's own connection
+    (a :class:`SqlSession` whose transaction is the writer's), moving their checkpoints.
+
+    Subclasses say where the read models are (:meth:`target`) and how to read the events a
+    checkpoint is behind by (:meth:`_backlog`)."""
+
+    dialect: Dialect
+    lock_checkpoint = ""
+    """Appended to the checkpoint query: PostgreSQL locks the row (another process's runner
+    may be catching the projection up); SQLite's write lock already covers it."""
+
+    def __init__(self, projections: Sequence[Projection[Any]]) -> None:
+        names = [p.name for p in projections]
+        if len(set(names)) != len(names):
+            raise ValueError(f"inline projections need distinct names, got {names}")
+        self.projections = list(projections)
+        self._names: dict[tuple[str, int], TableNames] = {}
+        dialect = self.dialect
+        self._active_sql = dialect.convert(_ACTIVE + self.lock_checkpoint)
+        self._move_sql = dialect.convert(
+            f"UPDATE factstream_checkpoints SET position = ?, updated_at = {dialect.now} "
+            "WHERE name = ? AND generation = ? AND partition = 0"
+        )
+
+    @abc.abstractmethod
+    def target(self) -> SqlTarget:
+        """The read models' database, as a target for runners and rebuilds."""
+
+    @abc.abstractmethod
+    async def _backlog(self, session: SqlSession, after: int, before: int) -> list[RecordedEvent]:
+        """The stored events with ``after < position < before``, in order."""
+
+    async def prepare(self) -> None:
+        """Create (or check the version of) each projection's read model."""
+        for projection in self.projections:
+            model = await open_sql_read_model(self.target(), projection)
+            await model.close()
+
+    async def catch_up(self, store: Any) -> None:
+        """Apply what the log holds beyond each projection's checkpoint (a projection made
+        inline on an existing log), before the store is handed out."""
+        for projection in self.projections:
+            runner = ProjectionRunner(store, projection, self.target(), heartbeat_interval=None)
+            await runner.catch_up()
+
+    async def apply(self, session: SqlSession, events: list[RecordedEvent]) -> None:
+        """Apply one append's ``events`` to every inline projection."""
+        for projection in self.projections:
+            await self._apply(session, projection, events)
+
+    async def _apply(
+        self, session: SqlSession, projection: Projection[Any], events: list[RecordedEvent]
+    ) -> None:
+        name = projection.name
+        active = await session.query(self._active_sql, (name,))
+        if not active:
+            _log.warning("inline projection %s has no read model (reset?); not applied", name)
+            return
+        generation, tables, checkpoint = int(active[0][0]), active[0][1], int(active[0][2])
+        first, last = events[0].position, events[-1].position
+        if checkpoint >= last:
+            return
+        backlog: list[RecordedEvent] = []
+        if checkpoint < first - 1:
+            backlog = await self._backlog(session, checkpoint, first)
+        todo = [e for e in (*backlog, *events) if e.position > checkpoint]
+        names = self._names.get((name, generation))
+        if names is None:
+            physical = physical_tables(json.loads(tables), generation)
+            names = self._names[(name, generation)] = TableNames(self.dialect, physical)
+        tx = SqlTransaction(session, names)
+        selected = [e for e in todo if projection.handles_event(e)]
+        if selected:
+            await projection.apply(selected, tx)
+        await tx._commit()
+        await session.execute(self._move_sql, (last, name, generation))
+
 
 class _WriterSession(SqlSession):
-    """The store writer's connection, inside an append's savepoint: statements run at once,
+    """The SQLite writer's connection, inside an append's savepoint: statements run at once,
     and the transaction is the writer's (begin, commit and rollback are its business)."""
 
     dialect = SQLITE
@@ -95,73 +189,25 @@ def _run_sync(coroutine: Coroutine[Any, Any, Any]) -> Any:
     raise TypeError(_CANNOT_WAIT)
 
 
-class InlineProjections:
+class InlineProjections(InlineApplier):
     """The hook a SQLite store's writer calls with each append's events
     (``SqliteSettings.on_commit_rows``). Built by ``fs.connect(..., inline=[...])``."""
 
+    dialect = SQLITE
+
     def __init__(self, path: str, projections: Sequence[Projection[Any]]) -> None:
-        names = [p.name for p in projections]
-        if len(set(names)) != len(names):
-            raise ValueError(f"inline projections need distinct names, got {names}")
+        super().__init__(projections)
         self.path = path
-        self.projections = list(projections)
-        self._names: dict[tuple[str, int], TableNames] = {}
 
-    async def prepare(self) -> None:
-        """Create (or check the version of) each projection's read model in the file."""
-        for projection in self.projections:
-            model = await open_sql_read_model(SqliteTarget(self.path), projection)
-            await model.close()
+    def target(self) -> SqlTarget:
+        return SqliteTarget(self.path)
 
-    async def catch_up(self, store: Any) -> None:
-        """Apply what the log holds beyond each projection's checkpoint (a projection made
-        inline on an existing log), before the store is handed out."""
-        for projection in self.projections:
-            runner = ProjectionRunner(
-                store, projection, SqliteTarget(self.path), heartbeat_interval=None
-            )
-            await runner.catch_up()
+    async def _backlog(self, session: SqlSession, after: int, before: int) -> list[RecordedEvent]:
+        rows = await session.query(
+            "SELECT body FROM events WHERE position > ? AND position < ? ORDER BY position",
+            (after, before),
+        )
+        return [decode_envelope(row[0]) for row in rows]
 
     def __call__(self, conn: sqlite3.Connection, events: list[RecordedEvent]) -> None:
-        for projection in self.projections:
-            self._apply(conn, projection, events)
-
-    def _apply(
-        self, conn: sqlite3.Connection, projection: Projection[Any], events: list[RecordedEvent]
-    ) -> None:
-        name = projection.name
-        active = conn.execute(
-            "SELECT p.generation, p.tables, c.position FROM factstream_projections p "
-            "JOIN factstream_checkpoints c ON c.name = p.name AND c.generation = p.generation "
-            "AND c.partition = 0 WHERE p.name = ? AND p.state = 'active'",
-            (name,),
-        ).fetchall()
-        if not active:
-            _log.warning("inline projection %s has no read model (reset?); not applied", name)
-            return
-        generation, tables, checkpoint = int(active[0][0]), active[0][1], int(active[0][2])
-        first, last = events[0].position, events[-1].position
-        if checkpoint >= last:
-            return
-        backlog: list[RecordedEvent] = []
-        if checkpoint < first - 1:
-            rows = conn.execute(
-                "SELECT body FROM events WHERE position > ? AND position < ? ORDER BY position",
-                (checkpoint, first),
-            ).fetchall()
-            backlog = [decode_envelope(row[0]) for row in rows]
-        todo = [e for e in (*backlog, *events) if e.position > checkpoint]
-        names = self._names.get((name, generation))
-        if names is None:
-            physical = physical_tables(json.loads(tables), generation)
-            names = self._names[(name, generation)] = TableNames(SQLITE, physical)
-        tx = SqlTransaction(_WriterSession(conn), names)
-        selected = [e for e in todo if projection.handles_event(e)]
-        if selected:
-            _run_sync(projection.apply(selected, tx))
-        _run_sync(tx._commit())
-        conn.execute(
-            f"UPDATE factstream_checkpoints SET position = ?, updated_at = {SQLITE.now} "
-            "WHERE name = ? AND generation = ? AND partition = 0",
-            (last, name, generation),
-        )
+        _run_sync(self.apply(_WriterSession(conn), events))

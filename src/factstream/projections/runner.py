@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from ..events import RecordedEvent
 from ..store import EventStore
+from .batches import BatchApplier
 from .errors import CheckpointConflict, GenerationChanged, ProjectionFailed
+from .feed import WAKE, next_batch, pump
 from .heartbeats import Heartbeat
-from .policy import RetryPolicy, partition_of
+from .parking import maintain, one_by_one
+from .policy import RetryPolicy
 from .projection import Projection
 from .readmodels.base import ReadModel
+from .readmodels.redis_runners import RedisHeartbeat
 from .readmodels.sql import SqlTarget
 from .targets import Target, open_read_model
 
@@ -29,8 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["ProjectionRunner"]
 
 _log = logging.getLogger("factstream.projections")
-_END = object()  # the store closed: the subscription ended
-_WAKE = object()  # stop() or new partitions: look at the flags
 
 
 class ProjectionRunner:
@@ -106,10 +107,14 @@ class ProjectionRunner:
         self.on_commit = on_commit
         self.tracer_provider = tracer_provider
         self._generation = generation
-        self._owned = set(range(partitions) if owned is None else owned)
+        self._batches = BatchApplier(
+            projection,
+            self.retry,
+            partitions,
+            range(partitions) if owned is None else owned,
+            self._moved,
+        )
         self._model: ReadModel | None = None
-        self._checkpoints: dict[int, int] = {}
-        self._parked: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._until: int | None = None
@@ -119,8 +124,9 @@ class ProjectionRunner:
         self._restart = False
         self.last_progress = time.time()
         self._heartbeat: Heartbeat | None = None
-        if heartbeat_interval is not None and isinstance(target, SqlTarget):
-            self._heartbeat = Heartbeat(
+        if heartbeat_interval is not None:
+            kind = Heartbeat if isinstance(target, SqlTarget) else RedisHeartbeat
+            self._heartbeat = kind(
                 target, self.runner_id, projection.name, heartbeat_interval, self._report
             )
 
@@ -129,7 +135,7 @@ class ProjectionRunner:
     @property
     def position(self) -> int:
         """The position every owned partition has applied up to (the smallest checkpoint)."""
-        return min(self._checkpoints.values(), default=0)
+        return self._batches.position
 
     @property
     def generation(self) -> int | None:
@@ -147,7 +153,7 @@ class ProjectionRunner:
 
     @property
     def owned(self) -> frozenset[int]:
-        return frozenset(self._owned)
+        return frozenset(self._batches.owned)
 
     async def start(self) -> None:
         """Open the read model (creating it on first use), load the checkpoint and start
@@ -261,8 +267,8 @@ class ProjectionRunner:
         from the lowest one.
         """
         owned = set(partitions)
-        if owned != self._owned:
-            self._owned = owned
+        if owned != self._batches.owned:
+            self._batches.owned = owned
             self._restart = True
             self._wake()
 
@@ -289,14 +295,13 @@ class ProjectionRunner:
     async def _open(self) -> None:
         if self._model is None:
             self._model = await open_read_model(self.target, self.projection, self._generation)
-        self._checkpoints = await self._model.load_checkpoints(sorted(self._owned))
-        self._parked = await self._model.parked_streams()
+        await self._batches.load(self._model)
         self._progress_set()
 
     def _wake(self) -> None:
         queue = self._queue
         if queue is not None and not queue.full():
-            queue.put_nowait(_WAKE)
+            queue.put_nowait(WAKE)
 
     def _progress_set(self) -> None:
         progress = self._progress
@@ -311,7 +316,7 @@ class ProjectionRunner:
                     if self._model is None or self._restart:
                         self._restart = False
                         await self._open()
-                    if not self._owned:
+                    if not self._batches.owned:
                         await self._idle()  # a partitioned worker holding no lease yet
                         continue
                     await self._follow()
@@ -347,7 +352,7 @@ class ProjectionRunner:
             self._progress_set()
 
     def _report(self) -> tuple[int, int, frozenset[int], float]:
-        return (self.generation or 0, self.position, frozenset(self._owned), self.last_progress)
+        return (self.generation or 0, self.position, self.owned, self.last_progress)
 
     def store_closed(self) -> bool:
         return bool(getattr(self.store, "closed", False))
@@ -376,110 +381,35 @@ class ProjectionRunner:
     async def _follow(self) -> None:
         queue: asyncio.Queue[object] = asyncio.Queue(maxsize=2 * self.batch_size)
         self._queue = queue
-        pump = asyncio.get_running_loop().create_task(self._pump(self.position + 1, queue))
+        pumping = asyncio.get_running_loop().create_task(pump(self.store, self.position + 1, queue))
         next_maintenance = time.monotonic()
         try:
             while not self._stopping and not self._restart and not self._done():
                 now = time.monotonic()
                 if now >= next_maintenance:
-                    await self._maintain()
+                    await maintain(self._batches)
                     next_maintenance = now + self.maintenance_interval
-                batch, ended = await self._next_batch(queue, next_maintenance - now)
+                batch, ended = await next_batch(queue, next_maintenance - now, self.batch_size)
                 if batch:
                     if self.tracer_provider is None:
                         await self._process(batch)
                     else:
                         await self._traced_process(batch)
                 if ended:
-                    if pump.done() and pump.exception() is not None:
-                        raise pump.exception()  # type: ignore[misc]
+                    if pumping.done() and pumping.exception() is not None:
+                        raise pumping.exception()  # type: ignore[misc]
                     return
         finally:
             self._queue = None
-            pump.cancel()
+            pumping.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pump
-
-    async def _pump(self, start: int, queue: asyncio.Queue[object]) -> None:
-        try:
-            async with self.store.subscribe(from_position=start) as subscription:
-                async for event in subscription:
-                    await queue.put(event)
-        finally:
-            # Room for the marker: the consumer may be gone (cancelled) or draining.
-            while queue.full():
-                queue.get_nowait()
-            queue.put_nowait(_END)
-
-    async def _next_batch(
-        self, queue: asyncio.Queue[object], wait: float
-    ) -> tuple[list[RecordedEvent], bool]:
-        try:
-            async with asyncio.timeout(max(wait, 0.001)):
-                first = await queue.get()
-        except TimeoutError:
-            return [], False
-        batch: list[RecordedEvent] = []
-        item = first
-        while True:
-            if item is _END:
-                return batch, True
-            if item is not _WAKE:
-                batch.append(item)  # type: ignore[arg-type]
-                if len(batch) >= self.batch_size:
-                    return batch, False
-            try:
-                item = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return batch, False
+                await pumping
 
     # -- applying -------------------------------------------------------------------------
 
-    def _sort(
-        self, events: Sequence[RecordedEvent]
-    ) -> tuple[list[RecordedEvent], list[RecordedEvent], dict[int, int]]:
-        """Split a batch into events to apply and events to park; the new checkpoints."""
-        projection, parked, checkpoints = self.projection, self._parked, self._checkpoints
-        partitions, owned = self.partitions, self._owned
-        to_apply: list[RecordedEvent] = []
-        to_park: list[RecordedEvent] = []
-        for event in events:
-            if partitions > 1:
-                partition = partition_of(event.stream_id, partitions)
-                if partition not in owned or event.position <= checkpoints[partition]:
-                    continue
-            if event.stream_id in parked:
-                to_park.append(event)
-            elif projection.handles_event(event):
-                to_apply.append(event)
-        last = events[-1].position
-        return to_apply, to_park, {p: max(c, last) for p, c in checkpoints.items()}
-
     async def _process(self, events: list[RecordedEvent]) -> None:
-        to_apply, to_park, positions = self._sort(events)
-        assert self._model is not None
-        batch = self._model.transaction()
-        try:
-            await batch.begin(self._checkpoints)
-            if to_apply:
-                await self.projection.apply(to_apply, batch.handle)
-            for event in to_park:
-                batch.park(event, None, 0)
-            batch.advance(positions)
-            callbacks = await batch.commit()
-        except Exception as exc:
-            with contextlib.suppress(Exception):
-                await batch.rollback()
-            if isinstance(exc, (CheckpointConflict, GenerationChanged)):
-                raise
-            if self._model.is_transient(exc):
-                raise
-            if not to_apply:
-                raise  # nothing of a handler's ran: the failure is the database's
-            await self._one_by_one(events)
-            return
-        await _run_callbacks(callbacks)  # first: a reader woken by wait_for sees them done
-        self._committed(positions)
+        if not await self._batches.process(events):
+            await one_by_one(self._batches, events)
 
     async def _traced_process(self, events: list[RecordedEvent]) -> None:
         from ..observability.tracing import is_live, process_span
@@ -494,137 +424,9 @@ class ProjectionRunner:
             await self._process(events)
             span.set_attribute("factstream.checkpoint", self.position)
 
-    def _committed(self, positions: dict[int, int]) -> None:
-        if positions != self._checkpoints:
-            self._checkpoints = positions
-            self.last_progress = time.time()
-            self._progress_set()
-            if self.on_commit is not None:
-                self.on_commit(self.position)
-
-    async def _one_by_one(self, events: list[RecordedEvent]) -> None:
-        """After a failed batch: find the failing event by applying one event per
-        transaction, retry it, park it if it keeps failing, and go on."""
-        pending_parks: list[RecordedEvent] = []
-        pending: dict[int, int] | None = None
-        for event in events:
-            to_apply, to_park, positions = self._sort([event])
-            if not to_apply:
-                pending_parks.extend(to_park)
-                pending = positions
-                continue
-            if pending is not None:
-                await self._commit_single(pending_parks, pending)
-                pending_parks, pending = [], None
-            await self._apply_with_retries(event, positions)
-        if pending is not None:
-            await self._commit_single(pending_parks, pending)
-
-    async def _commit_single(self, to_park: list[RecordedEvent], positions: dict[int, int]) -> None:
-        assert self._model is not None
-        batch = self._model.transaction()
-        try:
-            await batch.begin(self._checkpoints)
-            for parked in to_park:
-                batch.park(parked, None, 0)
-            batch.advance(positions)
-            callbacks = await batch.commit()
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await batch.rollback()
-            raise
-        await _run_callbacks(callbacks)  # first: a reader woken by wait_for sees them done
-        self._committed(positions)
-
-    async def _apply_with_retries(
-        self, event: RecordedEvent, positions: dict[int, int] | None
-    ) -> bool:
-        """Apply one event, retrying with backoff; park it when the policy is used up.
-
-        ``positions`` is the checkpoint to commit with it (``None`` for a parked event being
-        retried, which is removed from the dead letters instead). Returns whether it applied.
-        """
-        assert self._model is not None
-        policy, model = self.retry, self._model
-        error = ""
-        for attempt in range(1, policy.attempts + 1):
-            if attempt > 1:
-                await asyncio.sleep(policy.delay(attempt - 1))
-            batch = model.transaction()
-            try:
-                await batch.begin(self._checkpoints)
-                await self.projection.apply([event], batch.handle)
-                if positions is None:
-                    batch.unpark(event)
-                else:
-                    batch.advance(positions)
-                callbacks = await batch.commit()
-            except Exception as exc:
-                with contextlib.suppress(Exception):
-                    await batch.rollback()
-                if isinstance(exc, (CheckpointConflict, GenerationChanged)):
-                    raise
-                if model.is_transient(exc):
-                    raise
-                error = "".join(traceback.format_exception_only(exc)).strip()
-                _log.warning(
-                    "projection %s: event %s at position %d (stream %r) failed, attempt %d "
-                    "of %d: %s",
-                    self.projection.name,
-                    event.type,
-                    event.position,
-                    event.stream_id,
-                    attempt,
-                    policy.attempts,
-                    error,
-                )
-                continue
-            await _run_callbacks(callbacks)
-            if positions is not None:
-                self._committed(positions)
-            return True
-        _log.error(
-            "projection %s: parking event %s at position %d; stream %r waits behind it",
-            self.projection.name,
-            event.type,
-            event.position,
-            event.stream_id,
-        )
-        batch = model.transaction()
-        try:
-            await batch.begin(self._checkpoints)
-            batch.park(event, error, policy.attempts)
-            if positions is not None:
-                batch.advance(positions)
-            await batch.commit()
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await batch.rollback()
-            raise
-        self._parked.add(event.stream_id)
-        if positions is not None:
-            self._committed(positions)
-        return False
-
-    async def _maintain(self) -> None:
-        """Replay the parked streams someone asked to retry; notice skipped ones."""
-        model = self._model
-        assert model is not None
-        for stream_id in await model.retry_requests():
-            if self.partitions > 1 and partition_of(stream_id, self.partitions) not in self._owned:
-                continue
-            for letter in await model.parked_in_stream(stream_id):
-                applied = await self._apply_with_retries(letter.event, None)
-                if not applied:
-                    break
-        self._parked = await model.parked_streams()
-
-
-async def _run_callbacks(callbacks: list[Callable[[], Any]]) -> None:
-    for callback in callbacks:
-        try:
-            result = callback()
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            _log.exception("an after-commit callback failed")
+    def _moved(self) -> None:
+        """The checkpoints moved (a batch committed)."""
+        self.last_progress = time.time()
+        self._progress_set()
+        if self.on_commit is not None:
+            self.on_commit(self.position)

@@ -49,8 +49,9 @@ def connect(url: str, **options: Any) -> _Connecting:
         ``schema=NAME``.
 
     Keyword options go to the backend's ``open`` and override the URL's query options.
-    ``inline=[projection, ...]`` (SQLite) keeps those projections' read models in the
-    store's file, updated in the same transaction as each append (see ``docs/read-side.md``).
+    ``inline=[projection, ...]`` (SQLite, PostgreSQL) keeps those projections' read models in
+    the store's file or schema, updated in the same transaction as each append (see
+    ``docs/read-side.md``).
 
     Raises:
         UnsupportedUrl: the URL's scheme or form is not one of the above.
@@ -65,8 +66,8 @@ async def _open(url: str, options: dict[str, Any]) -> StoreBase:
     scheme = parts.scheme.lower()
     query: dict[str, Any] = dict(parse_qsl(parts.query))
     inline = options.pop("inline", None)
-    if inline and scheme != "sqlite":
-        raise UnsupportedUrl(f"{url!r}: inline projections need a SQLite store (for now)")
+    if inline and scheme not in ("sqlite", "postgresql", "postgres"):
+        raise UnsupportedUrl(f"{url!r}: inline projections need a SQLite or PostgreSQL store")
     if scheme == "memory":
         from .memory import MemoryEventStore
 
@@ -103,12 +104,7 @@ async def _open(url: str, options: dict[str, Any]) -> StoreBase:
         store = await SqliteEventStore.open(
             path, **{**query, **options, "on_commit_rows": projections}
         )
-        try:
-            await projections.catch_up(store)
-        except BaseException:
-            await store.close()
-            raise
-        return store
+        return await _caught_up(store, projections)
     if scheme in ("postgresql", "postgres"):
         try:
             from .postgres import PostgresEventStore
@@ -116,11 +112,35 @@ async def _open(url: str, options: dict[str, Any]) -> StoreBase:
             raise UnsupportedUrl(
                 "PostgreSQL needs the 'postgres' extra: pip install 'factstream[postgres]'"
             ) from exc
-        return await PostgresEventStore.open(url, **options)
+        if not inline:
+            return await PostgresEventStore.open(url, **options)
+        from ..projections.inline_postgres import PostgresInlineProjections
+        from .postgres.connection import settings_from_url
+
+        settings = settings_from_url(url, **{k: v for k, v in options.items() if k != "limits"})
+        pg_projections = PostgresInlineProjections(settings.dsn, settings.schema, inline)
+        # The store first: it creates the schema the read models go in.
+        pg_store = await PostgresEventStore.open(url, **options, on_commit_rows=pg_projections)
+        try:
+            await pg_projections.prepare()
+        except BaseException:
+            await pg_store.close()
+            raise
+        return await _caught_up(pg_store, pg_projections)
     raise UnsupportedUrl(
         f"{url!r}: unknown store URL scheme {parts.scheme!r}; "
         "use memory://, sqlite:///path.db or postgresql://..."
     )
+
+
+async def _caught_up(store: StoreBase, projections: Any) -> StoreBase:
+    """``store`` once the inline ``projections`` hold what its log held when it opened."""
+    try:
+        await projections.catch_up(store)
+    except BaseException:
+        await store.close()
+        raise
+    return store
 
 
 def _int_option(url: str, name: str, value: str) -> int:

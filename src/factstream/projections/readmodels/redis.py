@@ -28,7 +28,13 @@ from ..errors import CheckpointConflict, ProjectionOutdated
 from ..projection import Projection
 from .base import BatchTransaction, ReadModel
 
-__all__ = ["RedisReadModel", "RedisTarget", "RedisTransaction", "open_redis_read_model"]
+__all__ = [
+    "RedisReadModel",
+    "RedisTarget",
+    "RedisTransaction",
+    "glob_escape",
+    "open_redis_read_model",
+]
 
 Scalar = str | int | float
 _encode = msgspec.json.Encoder().encode
@@ -90,7 +96,7 @@ class RedisTarget:
         client = await self.connect()
         try:
             deleted = 0
-            pattern = _glob_escape(f"{self.prefix}{projection}:") + "*"
+            pattern = glob_escape(f"{self.prefix}{projection}:") + "*"
             batch: list[str] = []
             async for key in client.scan_iter(match=pattern, count=500):
                 batch.append(key)
@@ -104,7 +110,7 @@ class RedisTarget:
             await client.aclose()
 
 
-def _glob_escape(text: str) -> str:
+def glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
@@ -307,18 +313,6 @@ class RedisReadModel(ReadModel):
 
     async def parked_in_stream(self, stream_id: str) -> list[DeadLetter]:
         return [letter for letter, _ in await self._letters() if letter.stream_id == stream_id]
-
-    async def request_retry(self, stream_id: str) -> int:
-        """Mark ``stream_id``'s parked events for the runner to replay. Returns how many."""
-        marked = 0
-        for letter, entry in await self._letters():
-            if letter.stream_id == stream_id:
-                entry["retry"] = 1
-                await self.client.hset(
-                    self.dead_letters_key, str(letter.position), json.dumps(entry)
-                )
-                marked += 1
-        return marked
 
     def is_transient(self, error: BaseException) -> bool:
         import redis.exceptions as errors

@@ -13,6 +13,8 @@ _COLUMNS = (
     "correlation_id, causation_id, recorded_at"
 )
 
+_MICROS = "(extract(epoch FROM recorded_at) * 1000000)::int8"
+
 
 @dataclass(frozen=True, slots=True)
 class Statements:
@@ -26,6 +28,7 @@ class Statements:
     read_forward: str
     read_backward: str
     read_all: str
+    read_range: str
     stream_version: str
     head: str
 
@@ -57,6 +60,12 @@ class Statements:
             ),
             read_all=(
                 f"SELECT {_COLUMNS} FROM {events} WHERE position >= $1 ORDER BY position LIMIT $2"
+            ),
+            read_range=(
+                # recorded_at as integer microseconds since 1970 (RowDecoder's form), so the
+                # writer's connection keeps asyncpg's usual timestamptz codec for handlers.
+                f"SELECT {_COLUMNS.replace('recorded_at', _MICROS)} FROM {events} "
+                "WHERE position BETWEEN $1 AND $2 ORDER BY position"
             ),
             stream_version=(
                 f"SELECT version FROM {events} WHERE stream_id = $1 ORDER BY version DESC LIMIT 1"

@@ -16,12 +16,13 @@ from .connection import (
     is_disconnect,
     open_connection,
     open_pool,
+    quote_ident,
     settings_from_url,
 )
 from .listener import NotificationListener
 from .schema import migrate
 from .statements import Statements
-from .writer import AppendRequest, PostgresWriter
+from .writer import AppendRequest, CommitRowsHook, PostgresWriter
 
 __all__ = ["PostgresEventStore"]
 
@@ -40,13 +41,19 @@ class PostgresEventStore(StoreBase):
     passes an event that has yet to commit. See ``docs/postgres.md``.
     """
 
-    def __init__(self, settings: PostgresSettings, limits: StoreLimits | None = None) -> None:
+    def __init__(
+        self,
+        settings: PostgresSettings,
+        limits: StoreLimits | None = None,
+        on_commit_rows: CommitRowsHook | None = None,
+    ) -> None:
         super().__init__(limits)
         self.settings = settings
         self.poll_interval = settings.poll_interval
         self._sql = Statements.for_schema(settings.schema)
+        self._has_hook = on_commit_rows is not None
         self._writer = PostgresWriter(
-            settings, self._sql, self._connect_writer, self._notifier.advance
+            settings, self._sql, self._connect_writer, self._notifier.advance, on_commit_rows
         )
         self._listener = NotificationListener(
             self._connect_listener, self._sql.channel, self._notifier.poke, self._writer_pid
@@ -56,17 +63,25 @@ class PostgresEventStore(StoreBase):
 
     @classmethod
     async def open(
-        cls, url: str, *, limits: StoreLimits | None = None, **options: Any
+        cls,
+        url: str,
+        *,
+        limits: StoreLimits | None = None,
+        on_commit_rows: CommitRowsHook | None = None,
+        **options: Any,
     ) -> PostgresEventStore:
         """Connect, create or migrate the schema, and start the writer.
 
         ``url`` is a ``postgresql://`` URL; its query may carry the fields of
         :class:`PostgresSettings` (``?schema=NAME``), and keyword options override them.
+        ``on_commit_rows`` is called in each append's transaction, before COMMIT, with the
+        writer's connection (its ``search_path`` is the store's schema) and the append's
+        recorded events (inline projections, see ``writer.py``).
 
         Raises:
             StoreUnavailable: the server cannot be reached.
         """
-        store = cls(settings_from_url(url, **options), limits)
+        store = cls(settings_from_url(url, **options), limits, on_commit_rows)
         try:
             try:
                 writer_conn = await store._connect_writer()
@@ -89,7 +104,14 @@ class PostgresEventStore(StoreBase):
         return store
 
     async def _connect_writer(self) -> asyncpg.Connection:
-        return await open_connection(self.settings, "writer")
+        conn = await open_connection(self.settings, "writer")
+        if self._has_hook:  # the hook's SQL names the schema's tables plainly
+            try:
+                await conn.execute(f"SET search_path TO {quote_ident(self.settings.schema)}")
+            except BaseException:
+                conn.terminate()
+                raise
+        return conn
 
     async def _connect_listener(self) -> asyncpg.Connection:
         return await open_connection(self.settings, "listener")

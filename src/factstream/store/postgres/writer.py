@@ -18,6 +18,11 @@ A stored event id raises a unique violation that rolls the whole call back; the 
 looks the ids up, answers the retried batches (idempotent appends) and duplicates, and calls
 again with the rest. A lost connection is retried the same way for ``reconnect_timeout``
 seconds: whatever the lost call did is committed whole or not at all, and the retry finds out.
+
+With an ``on_commit_rows`` hook (inline projections), the call runs in an explicit transaction
+and, before COMMIT, the hook gets the connection and each accepted append's recorded events. A
+hook that raises rolls the whole group back (an event's savepoint would leave a hole in the
+positions); that append is answered with the error and the rest are decided again.
 """
 
 from __future__ import annotations
@@ -37,16 +42,17 @@ from ...events import (
     AppendResult,
     DuplicateEventId,
     ExpectedVersion,
+    RecordedEvent,
     StoreClosed,
     StoreUnavailable,
     WrongExpectedVersion,
 )
-from ..encoding import EncodedEvent
+from ..encoding import EncodedEvent, RowDecoder
 from ..idempotency import StoredEvent, match_stored_batch
 from .connection import PostgresSettings, is_disconnect
 from .statements import Statements
 
-__all__ = ["AppendRequest", "PostgresWriter"]
+__all__ = ["AppendRequest", "CommitRowsHook", "PostgresWriter"]
 
 _ID_CONSTRAINT = "events_id_key"
 _RACE_CONSTRAINTS = frozenset(("events_pkey", "events_stream_version_key"))
@@ -64,6 +70,17 @@ class AppendRequest(NamedTuple):
 
 Outcome = AppendResult | BaseException
 
+CommitRowsHook = Callable[[asyncpg.Connection, list[RecordedEvent]], Awaitable[None]]
+"""Called with the writer's connection and one append's recorded events, in the append's
+transaction, before COMMIT (inline projections). Raising fails that append alone."""
+
+
+class _HookFailed(Exception):
+    def __init__(self, request: AppendRequest, error: Exception) -> None:
+        super().__init__(repr(error))
+        self.request = request
+        self.error = error
+
 
 class PostgresWriter:
     """Owns the write connection and the task that drains the append queue."""
@@ -74,8 +91,10 @@ class PostgresWriter:
         statements: Statements,
         connect: Callable[[], Awaitable[asyncpg.Connection]],
         on_commit: Callable[[int], None],
+        on_commit_rows: CommitRowsHook | None = None,
     ) -> None:
         self._settings = settings
+        self._on_commit_rows = on_commit_rows
         self._sql = statements
         self._connect = connect
         self._on_commit = on_commit
@@ -225,6 +244,10 @@ class PostgresWriter:
                         _deliver(pending, _unavailable(f"append failed: {inner}", inner))
                         return
                     self._drop_connection()
+            except _HookFailed as failed:
+                self._notify_owed = True  # the rolled-back call's NOTIFY was not sent
+                _deliver_each([(failed.request, failed.error)])
+                pending = [request for request in pending if request is not failed.request]
             except asyncpg.QueryCanceledError as exc:
                 _deliver(
                     pending,
@@ -265,7 +288,11 @@ class PostgresWriter:
         """Call ``append_group`` once; answer what it decided. Returns what is left to do."""
         conn = await self._connection()
         channel = self._notify_channel()
-        if len(pending) == 1 and _now() >= self._locked_until:
+        hook = self._on_commit_rows
+        if hook is not None:  # inline projections: append_group and the hook, one transaction
+            arguments = self._arguments(pending, channel)
+            rows = await self._append_with_hook(conn, pending, arguments, hook)
+        elif len(pending) == 1 and _now() >= self._locked_until:
             request = pending[0]
             sql = self._sql.append_single if len(request.batch) == 1 else self._sql.append_one
             rows = await conn.fetch(sql, *_one_arguments(request, channel))
@@ -312,6 +339,37 @@ class PostgresWriter:
             answers.append((request, outcome))
         _deliver_each(answers)
         return []
+
+    async def _append_with_hook(
+        self,
+        conn: asyncpg.Connection,
+        pending: list[AppendRequest],
+        arguments: list[Any],
+        hook: CommitRowsHook,
+    ) -> list[Any]:
+        """``append_group`` and the hook on each accepted append, in one transaction."""
+        async with conn.transaction():
+            rows: list[Any] = await conn.fetch(self._sql.append_group, *arguments)
+            accepted = [
+                (request, first)
+                for request, (_, first) in zip(pending, rows, strict=True)
+                if first is not None
+            ]
+            if not accepted:
+                return rows
+            low = accepted[0][1]
+            high = accepted[-1][1] + len(accepted[-1][0].batch) - 1
+            make = RowDecoder().event
+            recorded = [make(*row) for row in await conn.fetch(self._sql.read_range, low, high)]
+            for request, first in accepted:
+                events = recorded[first - low : first - low + len(request.batch)]
+                try:
+                    await hook(conn, events)
+                except Exception as exc:
+                    if is_disconnect(exc):
+                        raise
+                    raise _HookFailed(request, exc) from exc
+        return rows
 
     async def _answer_stored(self, pending: list[AppendRequest]) -> list[AppendRequest]:
         conn = await self._connection()
