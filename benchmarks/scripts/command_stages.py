@@ -1,0 +1,124 @@
+"""Where a load -> decide -> save command spends its time, stage by stage.
+
+Usage: PYTHONPATH=src:. python -m benchmarks.scripts.command_stages BACKEND [COMMANDS=2000]
+    BACKEND: memory | sqlite | postgres (postgresql://postgres@127.0.0.1:5432/test, a scratch
+    schema dropped afterwards)
+
+Runs scenario (c)'s workload (``benchmarks/write_fs.py``: 100 orders, commands round robin)
+on a fresh store, alternating: even commands go through ``CommandBus.dispatch`` as the harness
+does (``bus``), odd ones as the same steps spelled out with a timer around each (what the bus
+and the repository do, without their glue). Alternating pairs the two under the same machine
+weather. Prints the median µs per command of each stage:
+
+    bus        the whole dispatch
+    dispatch   the bus's own work: command context, middleware chain, retry loop
+    read       ``store.read`` of the aggregate's stream (one call)
+    replay     decoding the recorded events through the registry and applying them
+    decide     the command method (records the new event)
+    encode     typed event -> ``NewEvent`` (deterministic id, correlation, causation)
+    append     ``store.append``: validation, the writer, the commit, the hand-offs back
+
+``dispatch`` is the bus's median minus the sum of the stages' medians, so it is the noisiest
+figure; the other stages are timed directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+
+import factstream as fs
+
+from ..sizes import Sizes
+from ..write_fs import AddItem, Order, _bus, _create, _registry
+
+DSN = "postgresql://postgres@127.0.0.1:5432/test"
+STAGES = ("read", "replay", "decide", "encode", "append")
+
+
+async def _staged(
+    store: fs.EventStore,
+    registry: fs.EventRegistry,
+    repository: fs.Repository[Order],
+    command: AddItem,
+    spent: dict[str, list[int]],
+) -> None:
+    """One command as the bus, ``updates`` and the repository run it, a timer at each step."""
+    clock = time.perf_counter_ns
+    context = fs.CommandBus.context_for(command)
+    stream = repository.stream_id(command.order_id)
+    t0 = clock()
+    page = await store.read(stream, from_version=1, limit=repository.page_size)
+    t1 = clock()
+    order = Order(command.order_id)
+    for recorded in page:
+        order._stored(registry.decode(recorded), recorded.version)
+    t2 = clock()
+    order.add_item(command.seq)
+    t3 = clock()
+    [event] = order.uncommitted_events
+    batch = [
+        registry.to_new_event(
+            event,
+            id=context.event_ids(stream, 1)[0],
+            correlation_id=context.correlation_id,
+            causation_id=str(context.command_id),
+        )
+    ]
+    t4 = clock()
+    await store.append(stream, batch, order.committed_version)
+    t5 = clock()
+    for stage, spent_ns in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
+        spent[stage].append(spent_ns)
+
+
+async def stages(store: fs.EventStore, sizes: Sizes) -> dict[str, float]:
+    """Median µs per command: through the bus, and stage by stage (alternating, paired)."""
+    registry = _registry()
+    repository = fs.Repository(store, registry, Order)
+    ids = [f"c-{n}" for n in range(sizes.command_aggregates)]
+    for order_id in ids:
+        await _create(repository, order_id, 1)
+    bus = _bus(store)
+    spent: dict[str, list[int]] = {stage: [] for stage in ("bus", *STAGES)}
+    for n in range(sizes.commands):
+        command = AddItem(ids[n % len(ids)], n)
+        if n % 2:
+            await _staged(store, registry, repository, command, spent)
+        else:
+            start = time.perf_counter_ns()
+            await bus.dispatch(command)
+            spent["bus"].append(time.perf_counter_ns() - start)
+    return {stage: statistics.median(values) / 1000 for stage, values in spent.items()}
+
+
+async def main(backend: str, commands: int) -> None:
+    schema = f"stages_{uuid.uuid4().hex[:8]}"
+    if backend == "sqlite":
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='factstream-stages-')}/stages.db"
+    elif backend == "postgres":
+        url = f"{DSN}?schema={schema}"
+    else:
+        url = "memory://"
+    try:
+        async with fs.connect(url) as store:
+            spent = await stages(store, Sizes(commands=commands))
+    finally:
+        if backend == "postgres":
+            import asyncpg
+
+            conn = await asyncpg.connect(DSN)
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            await conn.close()
+    print(f"{backend}: median µs per command over {commands} commands (half through the bus)")
+    for stage, micros in spent.items():
+        print(f"  {stage:<17} {micros:8.1f}")
+    print(f"  dispatch (rest)   {spent['bus'] - sum(spent[s] for s in STAGES):8.1f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 2000))
