@@ -35,7 +35,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scenarios",
         default=",".join(SCENARIOS),
-        help="comma-separated subset of a,b,d,e,f,g (default: all)",
+        help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)",
     )
     parser.add_argument(
         "--runs", type=int, help="interleaved runs per scenario (default 5, quick 3)"
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{command}\n" + "\n".join(f"  {k}: {v}" for k, v in env.items()), flush=True)
     scratch = args.scratch or tempfile.mkdtemp(prefix="factstream-bench-")
     os.makedirs(scratch, exist_ok=True)
-    factory = TargetFactory(args.backend, scratch, args.pg_url)
+    factory = TargetFactory(args.backend, scratch, args.pg_url, own_scratch=args.scratch is None)
     started = time.perf_counter()
     try:
         outcome = Runner(args.backend, args.scenarios, args.runs, sizes, factory).run()
@@ -158,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmedians of {args.runs} interleaved runs, {elapsed:.0f} s in all\n")
     print(report.table(summary, args.backend, env["eventsourcing"]))
     print()
+    processes = report.processes_table(summary)
+    if processes:
+        print(processes)
+        print()
     print(report.spread(summary))
     print()
     print(report.commit_latency(summary))

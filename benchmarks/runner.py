@@ -10,12 +10,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import processes
 from .sizes import Sizes
 from .targets import Target, TargetFactory
 
 Result = dict[str, Any]
 
-SCENARIOS = ("a", "b", "d", "e", "f", "g", "r", "c", "c100")
+SCENARIOS = ("a", "b", "d", "e", "f", "g", "r", "c", "c100", "h")
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TIMEOUT = 1_800
 
@@ -26,6 +27,8 @@ def sides_for(scenario: str, backend: str) -> list[str]:
         return ["factstream", "eventsourcing", *raw]
     if scenario in ("d", "r", "c"):
         return ["factstream", "eventsourcing"]
+    if scenario == "h":  # processes sharing one store: not the in-process memory store
+        return [] if backend == "memory" else ["factstream", "eventsourcing"]
     if scenario in ("f", "c100"):
         return ["factstream"]
     return []
@@ -124,6 +127,8 @@ class Runner:
         variants = [scenario]
         if scenario == "f":
             variants = ["f-same"] if self.backend == "memory" else ["f-same", "f-cross"]
+        elif scenario == "h":
+            variants = processes.variants(side)
         for variant in variants:
             prepared = variant == "e" and side in self._prepared
             if variant == "e" and self.backend != "memory" and not prepared:

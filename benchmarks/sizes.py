@@ -32,6 +32,9 @@ class Sizes:
     #: (c), (c100) commands (load -> decide -> save), over this many existing aggregates.
     commands: int = 2_000
     command_aggregates: int = 100
+    #: (h) appends per writer process: awaited one by one, and spread over ``tasks`` tasks.
+    process_sequential: int = 1_000
+    process_concurrent: int = 3_000
     #: events appended untimed before timing, on both sides.
     warmup: int = 50
 
@@ -52,4 +55,6 @@ QUICK = Sizes(
     catchup_events=200_000,
     replay_loads=2,
     commands=600,
+    process_sequential=400,
+    process_concurrent=1_000,
 )

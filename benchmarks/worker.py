@@ -25,6 +25,11 @@ def run(job: dict[str, Any]) -> Result:
     sizes = Sizes.from_json(job["sizes"])
     prepared = bool(job.get("prepared", False))
 
+    if scenario.startswith("h-"):  # either side: it starts the writer processes itself
+        from . import processes
+
+        return processes.measure(side, scenario, target, sizes)
+
     if side == "factstream":
         if scenario == "g":
             from . import catchup
