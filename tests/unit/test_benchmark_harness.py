@@ -6,7 +6,8 @@ import asyncio
 import pathlib
 
 import pytest
-from benchmarks import processes
+from benchmarks import processes, report
+from benchmarks.runner import Outcome
 from benchmarks.sizes import Sizes
 from benchmarks.targets import TargetFactory
 
@@ -93,3 +94,25 @@ def test_h_writer_processes_append_everything_they_report(tmp_path: pathlib.Path
     assert len(appended) == len(set(appended)) == 80  # one new stream per append
     assert len(streams) == 80 + 2 * sizes.warmup
     factory.drop_all()
+
+
+def test_h_table_shows_totals_scaling_and_paired_ratios() -> None:
+    outcome = Outcome()
+    rates = {"factstream": (1000.0, 1500.0, 1800.0), "eventsourcing": (500.0, 600.0, 450.0)}
+    for run in range(2):
+        for side, by_count in rates.items():
+            for count, rate in zip(processes.PROCESS_COUNTS, by_count, strict=True):
+                outcome.samples[f"h-seq-{count}"][side].append({"events_per_s": rate + run})
+        for count in processes.PROCESS_COUNTS:
+            outcome.samples[f"h-tasks-{count}"]["factstream"].append(
+                {"events_per_s": 5000.0 * count}
+            )
+
+    table = report.processes_table(report.summarize(outcome, "postgres"))
+
+    lines = table.splitlines()
+    assert len(lines) == 2 + len(processes.PROCESS_COUNTS)
+    assert lines[2].startswith("| 1 process | 1,000/s (1.00x) | 500/s (1.00x) | 2.00x")
+    assert lines[3].startswith("| 2 processes | 1,500/s (1.50x) | 600/s (1.20x) | 2.50x")
+    assert lines[4].endswith("| 20,000/s (4.00x) |")
+    assert report.processes_table(report.summarize(Outcome(), "postgres")) == ""
