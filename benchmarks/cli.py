@@ -156,12 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     env["loadavg_at_end"] = os.getloadavg()
     summary = report.summarize(outcome, args.backend)
     print(f"\nmedians of {args.runs} interleaved runs, {elapsed:.0f} s in all\n")
-    print(report.table(summary, args.backend, env["eventsourcing"]))
-    print()
-    processes = report.processes_table(summary)
-    if processes:
-        print(processes)
-        print()
+    for part in (
+        report.table(summary, args.backend, env["eventsourcing"]),
+        report.processes_table(summary),
+    ):
+        if part:
+            print(part, end="\n\n")
     print(report.spread(summary))
     print()
     print(report.commit_latency(summary))

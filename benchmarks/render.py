@@ -31,10 +31,10 @@ def _read(path: str) -> dict[str, Any]:
 def _tables(summary: dict[str, Any], backend: str, es_version: str) -> list[str]:
     latency = report.commit_latency(summary)
     processes = report.processes_table(summary)
+    main = report.table(summary, backend, es_version)
     return [
-        report.table(summary, backend, es_version),
-        *(["", processes] if processes else []),
-        "",
+        *([main, ""] if main else []),
+        *([processes, ""] if processes else []),
         report.spread(summary),
         *(["", latency] if latency else []),
     ]

@@ -124,7 +124,7 @@ def table(summary: dict[str, Any], backend: str, es_version: str) -> str:
             f"{g['rss_peak_kb'] / 1024:,.0f} MiB, {g['rss_after_kb'] / 1024:,.0f} MiB after; "
             f"store {g['store_bytes'] / 2**20:,.0f} MiB | - | - | - | - | - |"
         )
-    return "\n".join(lines)
+    return "\n".join(lines) if len(lines) > 2 else ""  # only (h): its own table
 
 
 def _h(summary: dict[str, Any], mode: str, count: int, side: str) -> float | None:
