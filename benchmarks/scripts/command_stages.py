@@ -69,8 +69,7 @@ async def _staged(
     page = await store.read(stream, from_version=1, limit=repository.page_size)
     t1 = clock()
     order = Order(command.order_id)
-    for recorded in page:
-        order._stored(registry.decode(recorded), recorded.version)
+    order._stored_each(registry.decode_each(page), [recorded.version for recorded in page])
     t2 = clock()
     order.add_item(command.seq)
     t3 = clock()
