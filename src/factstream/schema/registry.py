@@ -317,7 +317,7 @@ class EventRegistry:
             if entry is None or event.schema_version != entry.version:
                 append(self.decode(event, on_unknown))
                 continue
-            try:
+            try:  # MsgspecCodec.decode, inlined
                 append(convert(event.data, entry.cls))
             except msgspec.ValidationError as exc:
                 field = json_path(exc)
