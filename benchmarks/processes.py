@@ -9,8 +9,8 @@ Each variant is ``h-<mode>-<processes>``:
   eventsourcing's API is synchronous).
 
 The measuring process creates the store's tables once, starts the writer processes
-(``python -m benchmarks.processes JOB``), lets each open its store and warm up, then releases
-them together and waits. Every writer stamps its first and last append with
+(``python -m benchmarks.processes JOB``) one after the other, lets each open its store and warm
+up, then releases them together and waits. Every writer stamps its first and last append with
 ``time.perf_counter`` (CLOCK_MONOTONIC, one clock for all processes); the figure is all events
 over the time from the earliest start to the latest end, so a straggler counts.
 """
@@ -188,9 +188,13 @@ def measure(side: str, variant: str, target: Target, sizes: Sizes) -> Result:
     per_process(mode, sizes)  # refuse sizes that give the writers nothing to do, before starting
     _create_tables(side, target)
     base = {"side": side, "mode": mode, "target": target.to_json(), "sizes": sizes.to_json()}
-    writers = [_start_writer({**base, "index": index}) for index in range(count)]
+    writers: list[subprocess.Popen[str]] = []
     try:
-        for proc in writers:
+        # One after the other: opening runs each library's CREATE ... IF NOT EXISTS, which
+        # PostgreSQL can refuse when sessions run it at once ("tuple concurrently updated").
+        for index in range(count):
+            proc = _start_writer({**base, "index": index})
+            writers.append(proc)
             assert proc.stdout is not None
             if proc.stdout.readline().strip() != "ready":
                 raise _failure(proc, "failed before it was ready")
