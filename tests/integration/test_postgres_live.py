@@ -117,3 +117,33 @@ async def test_a_read_is_one_statement_with_no_reset_after_it(pg: PostgresHarnes
     finally:
         await admin.close()
         await store.close()
+
+
+async def test_a_cancelled_read_leaves_its_pooled_connection_usable(pg: PostgresHarness) -> None:
+    store = await pg.open(readers=1)
+    admin = await asyncpg.connect(pg.base_url)
+    try:
+        await store.append("s", [fs.NewEvent("T", {"n": 0})])
+        # Hold a lock that makes the read wait, cancel the read while it waits, let go.
+        locker = admin.transaction()
+        await locker.start()
+        await admin.execute(f'LOCK TABLE "{pg.schema}".events IN ACCESS EXCLUSIVE MODE')
+        read = asyncio.create_task(store.read("s"))
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'factstream-reader' "
+            "AND wait_event_type = 'Lock' AND query LIKE $1"
+        )
+        async with asyncio.timeout(30):
+            while not await admin.fetchval(waiting, f"%{pg.schema}%"):  # noqa: ASYNC110 - server state
+                await asyncio.sleep(0.01)
+        read.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await read
+        await locker.rollback()
+        # The one pooled connection serves the next reads, with nothing left of the cancelled one.
+        for n in range(1, 3):
+            await store.append("s", [fs.NewEvent("T", {"n": n})], expected_version=n)
+            assert [e.data["n"] for e in await store.read("s")] == list(range(n + 1))
+    finally:
+        await admin.close()
+        await store.close()
