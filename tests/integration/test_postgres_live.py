@@ -8,6 +8,7 @@ notification; a broken wake-up path fails by timeout instead of passing slowly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import pathlib
 from collections.abc import AsyncIterator
 
@@ -99,11 +100,21 @@ async def test_the_listener_reconnects_after_losing_its_session(pg: PostgresHarn
         await writer.close()
 
 
-async def test_a_read_is_one_statement_with_no_reset_after_it(pg: PostgresHarness) -> None:
+@contextlib.asynccontextmanager
+async def _one_reader(pg: PostgresHarness) -> AsyncIterator[tuple[StoreBase, asyncpg.Connection]]:
+    """A store with one pooled reader and one event in stream ``s``, and an admin session."""
     store = await pg.open(readers=1)
     admin = await asyncpg.connect(pg.base_url)
     try:
         await store.append("s", [fs.NewEvent("T", {"n": 0})])
+        yield store, admin
+    finally:
+        await admin.close()
+        await store.close()
+
+
+async def test_a_read_is_one_statement_with_no_reset_after_it(pg: PostgresHarness) -> None:
+    async with _one_reader(pg) as (store, admin):
         assert [e.data for e in await store.read("s")] == [{"n": 0}]
         # The reader's last statement is the read itself: asyncpg's reset statement
         # (RESET ALL; UNLISTEN * ...) did not follow it. That statement does not name the
@@ -114,16 +125,10 @@ async def test_a_read_is_one_statement_with_no_reset_after_it(pg: PostgresHarnes
         for n in range(1, 4):
             await store.append("s", [fs.NewEvent("T", {"n": n})], expected_version=n)
             assert len(await store.read("s")) == n + 1
-    finally:
-        await admin.close()
-        await store.close()
 
 
 async def test_a_cancelled_read_leaves_its_pooled_connection_usable(pg: PostgresHarness) -> None:
-    store = await pg.open(readers=1)
-    admin = await asyncpg.connect(pg.base_url)
-    try:
-        await store.append("s", [fs.NewEvent("T", {"n": 0})])
+    async with _one_reader(pg) as (store, admin):
         # Hold a lock that makes the read wait, cancel the read while it waits, let go.
         locker = admin.transaction()
         await locker.start()
@@ -144,6 +149,3 @@ async def test_a_cancelled_read_leaves_its_pooled_connection_usable(pg: Postgres
         for n in range(1, 3):
             await store.append("s", [fs.NewEvent("T", {"n": n})], expected_version=n)
             assert [e.data["n"] for e in await store.read("s")] == list(range(n + 1))
-    finally:
-        await admin.close()
-        await store.close()
