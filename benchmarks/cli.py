@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{command}\n" + "\n".join(f"  {k}: {v}" for k, v in env.items()), flush=True)
     scratch = args.scratch or tempfile.mkdtemp(prefix="factstream-bench-")
     os.makedirs(scratch, exist_ok=True)
-    factory = TargetFactory(args.backend, scratch, args.pg_url)
+    factory = TargetFactory(args.backend, scratch, args.pg_url, own_scratch=args.scratch is None)
     started = time.perf_counter()
     try:
         outcome = Runner(args.backend, args.scenarios, args.runs, sizes, factory).run()
@@ -156,8 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     env["loadavg_at_end"] = os.getloadavg()
     summary = report.summarize(outcome, args.backend)
     print(f"\nmedians of {args.runs} interleaved runs, {elapsed:.0f} s in all\n")
-    print(report.table(summary, args.backend, env["eventsourcing"]))
-    print()
+    for part in (
+        report.table(summary, args.backend, env["eventsourcing"]),
+        report.processes_table(summary),
+    ):
+        if part:
+            print(part, end="\n\n")
     print(report.spread(summary))
     print()
     print(report.commit_latency(summary))

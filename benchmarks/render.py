@@ -30,9 +30,11 @@ def _read(path: str) -> dict[str, Any]:
 
 def _tables(summary: dict[str, Any], backend: str, es_version: str) -> list[str]:
     latency = report.commit_latency(summary)
+    processes = report.processes_table(summary)
+    main = report.table(summary, backend, es_version)
     return [
-        report.table(summary, backend, es_version),
-        "",
+        *([main, ""] if main else []),
+        *([processes, ""] if processes else []),
         report.spread(summary),
         *(["", latency] if latency else []),
     ]

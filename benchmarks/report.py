@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from .processes import PROCESS_COUNTS
 from .runner import Outcome
 
 Result = dict[str, Any]
@@ -61,7 +62,7 @@ def summarize(outcome: Outcome, backend: str) -> dict[str, Any]:
             }
         fs = entry.get("factstream", {}).get("events_per_s")
         es = entry.get("eventsourcing", {}).get("events_per_s")
-        if scenario in TITLES and fs and es:
+        if fs and es:
             entry["ratio"] = fs / es
             entry["floor"] = FLOORS[backend].get(scenario)
             # Runs are interleaved, so each run's two sides met the same disk and neighbours:
@@ -125,6 +126,44 @@ def table(summary: dict[str, Any], backend: str, es_version: str) -> str:
             f"{g['rss_peak_kb'] / 1024:,.0f} MiB, {g['rss_after_kb'] / 1024:,.0f} MiB after; "
             f"store {g['store_bytes'] / 2**20:,.0f} MiB | - | - | - | - | - |"
         )
+    return "\n".join(lines) if len(lines) > 2 else ""  # only (h): its own table
+
+
+def _h(summary: dict[str, Any], mode: str, count: int, side: str) -> float | None:
+    value = summary.get(f"h-{mode}-{count}", {}).get(side, {}).get("events_per_s")
+    return float(value) if value else None
+
+
+def _scaled(value: float | None, one: float | None) -> str:
+    if not value:
+        return "n/a"
+    return f"{value:,.0f}/s" + (f" ({value / one:.2f}x)" if one else "")
+
+
+def processes_table(summary: dict[str, Any]) -> str:
+    """(h): total events/s from 1, 2 and 4 writer processes; in brackets, against 1 process."""
+    if not any(f"h-{mode}-1" in summary for mode in ("seq", "tasks")):
+        return ""
+    lines = [
+        "| (h) processes appending at once, 1 event per append to new streams "
+        "| factstream sequential | eventsourcing sequential | ratio (paired) "
+        "| factstream 100 tasks per process |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for count in PROCESS_COUNTS:
+        cells = [
+            _scaled(_h(summary, mode, count, side), _h(summary, mode, 1, side))
+            for mode, side in (("seq", "factstream"), ("seq", "eventsourcing"))
+        ]
+        tasks = _scaled(
+            _h(summary, "tasks", count, "factstream"), _h(summary, "tasks", 1, "factstream")
+        )
+        entry = summary.get(f"h-seq-{count}", {})
+        ratio, paired = entry.get("ratio"), entry.get("paired_ratio")
+        lines.append(
+            f"| {count} process{'es' if count > 1 else ''} | {cells[0]} | {cells[1]} "
+            f"| {f'{ratio:.2f}x ({paired:.2f}x)' if ratio and paired else 'n/a'} | {tasks} |"
+        )
     return "\n".join(lines)
 
 
@@ -173,7 +212,8 @@ def read_side_lines(summary: dict[str, Any]) -> list[str]:
 def spread(summary: dict[str, Any]) -> str:
     """Min-max of each side's runs, to show the noise behind the medians."""
     lines = ["| scenario | side | runs | median | min - max |", "|---|---|---:|---:|---:|"]
-    for scenario in (*TITLES, "f-same", "f-cross", "pl"):
+    h_variants = [f"h-{mode}-{count}" for mode in ("seq", "tasks") for count in PROCESS_COUNTS]
+    for scenario in (*TITLES, "f-same", "f-cross", "pl", *h_variants):
         for side, entry in summary.get(scenario, {}).items():
             if not isinstance(entry, dict):
                 continue

@@ -10,12 +10,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import processes
 from .sizes import Sizes
 from .targets import Target, TargetFactory
 
 Result = dict[str, Any]
 
-SCENARIOS = ("a", "b", "d", "e", "f", "g", "r", "c", "c100", "pc", "pl", "pm", "pw")
+SCENARIOS = ("a", "b", "d", "e", "f", "g", "r", "c", "c100", "pc", "pl", "pm", "pw", "h")
 #: Scenarios whose log is written once per side and read by every run.
 PREPARED = ("e", "pc")
 #: Scenarios measured once per invocation (long; their figure is a bound or a scaling).
@@ -38,6 +39,8 @@ def sides_for(scenario: str, backend: str) -> list[str]:
         return ["factstream", "eventsourcing", *raw]
     if scenario in ("d", "r", "c"):
         return ["factstream", "eventsourcing"]
+    if scenario == "h":  # processes sharing one store: not the in-process memory store
+        return [] if backend == "memory" else ["factstream", "eventsourcing"]
     if scenario in ("f", "c100"):
         return ["factstream"]
     return []
@@ -141,6 +144,8 @@ class Runner:
         variants = [scenario]
         if scenario == "f":
             variants = ["f-same"] if self.backend == "memory" else ["f-same", "f-cross"]
+        elif scenario == "h":
+            variants = processes.variants(side)
         for variant in variants:
             prepared = (variant, side) in self._prepared
             if variant in PREPARED and self.backend != "memory" and not prepared:

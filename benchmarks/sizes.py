@@ -39,6 +39,9 @@ class Sizes:
     #: (pc) how many of those eventsourcing's runner is timed on: it commits each event in a
     #: transaction of its own (a few hundred per second), so the whole log would take minutes.
     projection_es_events: int = 5_000
+    #: (h) appends per writer process: awaited one by one, and spread over ``tasks`` tasks.
+    process_sequential: int = 1_000
+    process_concurrent: int = 3_000
     #: events appended untimed before timing, on both sides.
     warmup: int = 50
 
@@ -61,4 +64,6 @@ QUICK = Sizes(
     commands=600,
     projection_events=50_000,
     projection_es_events=2_000,
+    process_sequential=400,
+    process_concurrent=1_000,
 )

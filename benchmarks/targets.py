@@ -72,13 +72,26 @@ class Target:
 
 
 class TargetFactory:
-    """Makes fresh targets under one scratch folder (SQLite) or schema prefix (PostgreSQL)."""
+    """Makes fresh targets under one scratch folder (SQLite) or schema prefix (PostgreSQL).
 
-    def __init__(self, backend: str, scratch: str, pg_url: str = DEFAULT_PG_URL) -> None:
+    ``own_scratch``: the folder was made for this run and is removed with everything in it at
+    the end. A folder someone passed in (``--scratch``) is never removed: only the files of the
+    targets made here are.
+    """
+
+    def __init__(
+        self,
+        backend: str,
+        scratch: str,
+        pg_url: str = DEFAULT_PG_URL,
+        *,
+        own_scratch: bool = False,
+    ) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
         self.backend = backend
         self.scratch = scratch
+        self.own_scratch = own_scratch
         self.pg_url = pg_url
         self._tag = uuid.uuid4().hex[:6]
         self._made: list[Target] = []
@@ -110,7 +123,8 @@ class TargetFactory:
             except Exception as exc:  # cleaning up must not hide the results
                 print(f"note: could not drop {target}: {exc}")
         self._made.clear()
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.own_scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def store_bytes(target: Target) -> int:

@@ -27,6 +27,10 @@ def run(job: dict[str, Any]) -> Result:
 
     if scenario in ("pc", "pl", "pm", "pw"):
         return _read_side(job, side, scenario, target, sizes)
+    if scenario.startswith("h-"):  # either side: it starts the writer processes itself
+        from . import processes
+
+        return processes.measure(side, scenario, target, sizes)
 
     if side == "factstream":
         if scenario == "g":

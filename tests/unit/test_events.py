@@ -4,9 +4,11 @@ import pickle
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import factstream as fs
-from factstream.events.ids import _UUID7Generator
+from factstream.events.ids import _UUID7Generator, uuid5_of
 from factstream.events.versions import describe
 
 
@@ -53,6 +55,21 @@ def test_uuid7_never_goes_backwards_when_the_clock_does(monkeypatch: pytest.Monk
     monkeypatch.setattr("time.time_ns", lambda: next(clock))
     first, second = make(), make()
     assert second > first
+
+
+@given(st.uuids(), st.text())
+def test_uuid5_of_is_uuid5(namespace: uuid.UUID, name: str) -> None:
+    made = uuid5_of(namespace.bytes, name)
+    expected = uuid.uuid5(namespace, name)
+
+    assert made == expected
+    assert (str(made), hash(made), made.version, made.variant) == (
+        str(expected),
+        hash(expected),
+        5,
+        uuid.RFC_4122,
+    )
+    assert pickle.loads(pickle.dumps(made)) == expected
 
 
 def test_errors_survive_pickling_for_process_pools() -> None:

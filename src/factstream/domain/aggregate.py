@@ -27,7 +27,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, TypeVar, overload
 
 from .errors import MissingApplier
@@ -174,6 +174,22 @@ class Aggregate:
         if event is not None:
             self._apply(event)
         self._version = self._committed_version = version
+
+    def _stored_each(self, events: Sequence[object | None], versions: Sequence[int]) -> None:
+        """:meth:`_stored` of each event and its version, in order: a page of a replay.
+
+        One loop instead of two calls per event; an event whose exact class has no applier
+        takes :meth:`_apply` (inherited appliers, ``ignore_unhandled``, the error).
+        """
+        appliers = self._appliers
+        for event, version in zip(events, versions, strict=True):
+            if event is not None:
+                applier = appliers.get(type(event))
+                if applier is None:
+                    self._apply(event)
+                else:
+                    applier(self, event)
+            self._version = self._committed_version = version
 
     def _committed(self, version: int) -> None:
         """The uncommitted events are now stored; the stream is at ``version``."""

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeAlias, TypeVar, overload
 
 from ..events import AppendResult, DuplicateEventId, RecordedEvent, WrongExpectedVersion, uuid7
+from ..events.ids import uuid5_of
 from .aggregate import Aggregate
 from .errors import HandlerNotFound
 from .repository import Repository
@@ -41,7 +42,8 @@ class CommandContext:
 
     Attributes:
         command_id: the command's id; events it causes derive their ids from it.
-        correlation_id: the conversation's id, stored on every event the command causes.
+        correlation_id: the conversation's id, stored on every event the command causes
+            (when none is given: the command id, as text).
         causation_id: what caused the command (an event id), if anything.
         metadata: stored with every event the command causes (user, tenant, ...).
         attempt: 1 for the first run of the handler, 2 after a first conflict, ...
@@ -49,6 +51,7 @@ class CommandContext:
 
     __slots__ = (
         "_counters",
+        "_id_bytes",
         "_id_text",
         "attempt",
         "causation_id",
@@ -60,15 +63,16 @@ class CommandContext:
     def __init__(
         self,
         command_id: uuid.UUID,
-        correlation_id: str,
+        correlation_id: str | None = None,
         causation_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         self.command_id = command_id
         self._id_text = str(command_id)
-        self.correlation_id = correlation_id
+        self._id_bytes = command_id.bytes
+        self.correlation_id = correlation_id or self._id_text
         self.causation_id = causation_id
-        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.metadata: dict[str, Any] = dict(metadata) if metadata else {}
         self.attempt = 0
         self._counters: dict[str, int] = {}
 
@@ -85,9 +89,8 @@ class CommandContext:
         """
         start = self._counters.get(stream_id, 0)
         self._counters[stream_id] = start + count
-        return [
-            uuid.uuid5(self.command_id, f"{stream_id}:{n}") for n in range(start, start + count)
-        ]
+        namespace = self._id_bytes
+        return [uuid5_of(namespace, f"{stream_id}:{n}") for n in range(start, start + count)]
 
     async def save(self, repository: Repository[A], aggregate: A) -> AppendResult | None:
         """Save ``aggregate`` as caused by this command.
@@ -145,6 +148,7 @@ class CommandBus:
         self.max_attempts = max_attempts
         self._handlers: dict[type[Any], Callable[[Any, CommandContext], Awaitable[Any]]] = {}
         self._middleware: list[Middleware] = list(middleware)
+        self._chains: dict[Callable[[Any, CommandContext], Awaitable[Any]], Next] = {}
 
     def register(self, command_type: type[C], handler: CommandHandler[C, Any]) -> None:
         """Route commands of ``command_type`` (exactly that class) to ``handler``.
@@ -170,6 +174,7 @@ class CommandBus:
     def use(self, middleware: Middleware) -> None:
         """Add a middleware inside the ones added before."""
         self._middleware.append(middleware)
+        self._chains.clear()
 
     @overload
     async def dispatch(
@@ -224,14 +229,23 @@ class CommandBus:
         if handler is None:
             raise HandlerNotFound(f"no command handler is registered for {type(command).__name__}")
         context = self.context_for(command, command_id, correlation_id, caused_by, metadata)
+        if not self._middleware:
+            return await self._with_retries(handler, command, context)
+        chain = self._chains.get(handler)
+        if chain is None:
+            chain = self._chains[handler] = self._chain(handler)
+        return await chain(command, context)
 
-        async def run(cmd: Any, ctx: CommandContext) -> Any:
-            return await self._with_retries(handler, cmd, ctx)
+    def _chain(self, handler: Callable[[Any, CommandContext], Awaitable[Any]]) -> Next:
+        """The middleware around ``handler``'s retries, built once per handler."""
+
+        async def run(command: Any, context: CommandContext) -> Any:
+            return await self._with_retries(handler, command, context)
 
         call: Next = run
         for middleware in reversed(self._middleware):
             call = _bind(middleware, call)
-        return await call(command, context)
+        return call
 
     @staticmethod
     def context_for(
@@ -257,7 +271,7 @@ class CommandBus:
             causation_id = str(caused_by.id)
             if correlation_id is None:
                 correlation_id = caused_by.correlation_id or str(caused_by.id)
-        return CommandContext(command_id, correlation_id or str(command_id), causation_id, metadata)
+        return CommandContext(command_id, correlation_id, causation_id, metadata)
 
     async def _with_retries(
         self,

@@ -117,7 +117,7 @@ class Repository(Generic[A]):
         stream = self.stream_id(aggregate_id)
         aggregate = await self._from_snapshot(aggregate_id, stream, version, as_of)
         start = aggregate.version + 1
-        decode = self.registry.decode
+        decode_each = self.registry.decode_each
         on_unknown = self.on_unknown
         while True:
             limit = self.page_size
@@ -128,8 +128,9 @@ class Repository(Generic[A]):
             page = await self.store.read(stream, from_version=start, limit=limit)
             if as_of is not None:
                 page = _until(page, as_of)
-            for recorded in page:
-                aggregate._stored(decode(recorded, on_unknown), recorded.version)
+            aggregate._stored_each(
+                decode_each(page, on_unknown), [recorded.version for recorded in page]
+            )
             if len(page) < limit:
                 break
             start = page[-1].version + 1

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeAlias, TypeVar, overload
 
 import msgspec
 
 from ..events import NewEvent, RecordedEvent
-from .codec import EventCodec, FieldError, codec_for
+from .codec import EventCodec, FieldError, MsgspecCodec, codec_for, json_path
 from .errors import EventValidationError, RegistrationError, UnknownEventType
 from .upcasting import Upcaster, UpcasterChain
 
@@ -80,6 +80,8 @@ class EventRegistry:
     def __init__(self) -> None:
         self._by_name: dict[str, EventType] = {}
         self._by_class: dict[type[Any], EventType] = {}
+        # Names (and aliases) of the types msgspec converts; decode_each's fast path.
+        self._converted: dict[str, EventType] = {}
 
     # -- registration ---------------------------------------------------------------------
 
@@ -133,6 +135,8 @@ class EventRegistry:
         entry = EventType(name, cls, version, tuple(aliases), codec, chain)
         for taken in names:
             self._by_name[taken] = entry
+            if isinstance(codec, MsgspecCodec):
+                self._converted[taken] = entry
         self._by_class[cls] = entry
         return cls
 
@@ -294,6 +298,33 @@ class EventRegistry:
             return entry.codec.decode(data)
         except FieldError as exc:
             raise EventValidationError(entry.name, exc.path, exc.reason, event.position) from None
+
+    def decode_each(
+        self, events: Sequence[RecordedEvent], on_unknown: OnUnknown = "raise"
+    ) -> list[object | None]:
+        """:meth:`decode` of each event, in order (``None`` for a skipped unknown one).
+
+        The same results and errors as calling :meth:`decode` on each, faster: an event of a
+        msgspec Struct or dataclass type stored at its current version is converted in place
+        (replaying an aggregate is mostly such events); anything else takes :meth:`decode`.
+        """
+        converted = self._converted
+        convert = msgspec.convert
+        decoded: list[object | None] = []
+        append = decoded.append
+        for event in events:
+            entry = converted.get(event.type)
+            if entry is None or event.schema_version != entry.version:
+                append(self.decode(event, on_unknown))
+                continue
+            try:  # MsgspecCodec.decode, inlined
+                append(convert(event.data, entry.cls))
+            except msgspec.ValidationError as exc:
+                field = json_path(exc)
+                raise EventValidationError(
+                    entry.name, field.path, field.reason, event.position
+                ) from None
+        return decoded
 
     def decode_all(
         self, events: Iterable[RecordedEvent], on_unknown: OnUnknown = "raise"

@@ -131,6 +131,39 @@ def test_an_aggregate_can_choose_to_ignore_events_without_applier() -> None:
     assert account.version == 1
 
 
+class Watched(Account, category="watched"):
+    """Notes the versions an applier sees, to compare replaying one by one and by page."""
+
+    @applies(Opened, Renamed)
+    def _either(self, event: Opened | Renamed) -> None:
+        self.seen.append(f"{type(event).__name__}@{self.version}/{self.committed_version}")
+
+
+def test_replaying_a_page_is_replaying_its_events_one_by_one() -> None:
+    # A skipped unknown event (None) at version 3, a subclass of an applied base class.
+    events: list[object | None] = [Opened(), Renamed("x"), None, Derived("d"), Renamed("y")]
+    versions = [1, 2, 3, 4, 5]
+    by_page, one_by_one = Watched("a"), Watched("a")
+
+    by_page._stored_each(events, versions)
+    for event, version in zip(events, versions, strict=True):
+        one_by_one._stored(event, version)
+
+    assert by_page.seen == one_by_one.seen
+    assert by_page.seen == ["Opened@0/0", "Renamed@1/1", "base:d", "Renamed@4/4"]
+    assert (by_page.version, by_page.committed_version, by_page.uncommitted_events) == (5, 5, ())
+
+
+def test_replaying_a_page_refuses_an_event_without_applier_or_ignores_it_if_asked() -> None:
+    with pytest.raises(MissingApplier, match=r"no @applies\(Untracked\)"):
+        Account("a")._stored_each([Opened(), Untracked()], [1, 2])
+    lax = LaxAccount("a")
+    lax._stored_each([Opened(), Untracked()], [1, 2])
+    assert (lax.seen, lax.version) == (["Opened"], 2)
+    with pytest.raises(ValueError, match="zip"):
+        lax._stored_each([Opened()], [3, 4])
+
+
 def test_subclasses_inherit_appliers_and_may_set_their_own_category() -> None:
     assert LaxAccount.category == "lax"
     assert Account.category == "account"

@@ -101,6 +101,37 @@ async def test_middleware_wraps_dispatch_outermost_first(orders: Repository[Orde
     assert calls == ["outer in", "inner in", "inner out", "outer out"]
 
 
+async def test_middleware_added_after_dispatching_wraps_the_next_dispatches(
+    orders: Repository[Order],
+) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def tracer(name: str) -> Any:
+        async def middleware(command: object, context: CommandContext, call_next: Next) -> Any:
+            seen.append((name, type(command).__name__))
+            return await call_next(command, context)
+
+        return middleware
+
+    bus = order_bus(orders)
+    await bus.dispatch(CreateOrder("o1", "ada"))  # no middleware yet
+    bus.use(tracer("first"))
+    await bus.dispatch(AddItem("o1", "tea"))
+    await bus.dispatch(CreateOrder("o2", "bob"))
+    bus.use(tracer("second"))
+    await bus.dispatch(AddItem("o1", "cake"))
+
+    # Each command type runs its own handler inside the chain, whichever ran first.
+    assert seen == [
+        ("first", "AddItem"),
+        ("first", "CreateOrder"),
+        ("first", "AddItem"),
+        ("second", "AddItem"),
+    ]
+    assert [line[0] for line in (await orders.load("o1")).lines] == ["tea", "cake"]
+    assert (await orders.load("o2")).customer == "bob"
+
+
 async def test_middleware_can_refuse_a_command(orders: Repository[Order]) -> None:
     async def deny(command: object, context: CommandContext, call_next: Next) -> Any:
         if context.metadata.get("user") != "admin":
@@ -325,6 +356,23 @@ async def test_correlation_without_id_on_the_cause_falls_back_to_the_cause_id() 
     context = CommandBus.context_for(PayOrder("o1"), caused_by=cause)
 
     assert context.correlation_id == str(cause.id)
+
+
+def test_a_context_without_correlation_id_correlates_by_the_command_id() -> None:
+    command_id = uuid.uuid4()
+
+    assert CommandContext(command_id).correlation_id == str(command_id)
+    assert CommandContext(command_id, "").correlation_id == str(command_id)
+    assert CommandContext(command_id, "checkout-1").correlation_id == "checkout-1"
+
+
+async def test_derived_event_ids_are_the_documented_uuid5() -> None:
+    command_id = uuid.uuid4()
+    context = CommandContext(command_id, "c")
+
+    ids = context.event_ids("order-1", 2)
+
+    assert ids == [uuid.uuid5(command_id, "order-1:0"), uuid.uuid5(command_id, "order-1:1")]
 
 
 async def test_one_command_writing_two_streams_gets_distinct_deterministic_ids() -> None:

@@ -41,6 +41,20 @@ def test_every_registered_event_survives_encode_and_decode_unchanged(event: obje
     assert type(decoded) is type(event)
 
 
+@given(st.lists(sample_events, max_size=8))
+def test_decode_each_equals_decode_event_by_event(events: list[object]) -> None:
+    registry = build()
+    stored = [
+        through_json(registry.to_new_event(event), position)
+        for position, event in enumerate(events, 1)
+    ]
+
+    decoded = registry.decode_each(stored)
+
+    assert decoded == [registry.decode(event) for event in stored] == events
+    assert [type(d) for d in decoded] == [type(e) for e in events]
+
+
 class Versioned(msgspec.Struct, frozen=True):
     value: int
     history: list[int]

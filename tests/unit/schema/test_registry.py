@@ -150,6 +150,56 @@ def test_unknown_types_can_be_skipped_or_kept_raw() -> None:
     assert registry.decode_all([mystery, known], on_unknown="skip") == [registry.decode(known)]
 
 
+def test_decode_each_decodes_like_decode_whatever_the_path() -> None:
+    registry = build()
+    registry.register(Renamed, name="ValueChanged", aliases=["ValueSet"])
+    events = [
+        recorded(registry.to_new_event(ItemAdded("o", Line("a", 1, decimal.Decimal(1))))),
+        recorded(registry.to_new_event(OrderPlaced("o", [], note="n"))),  # a dataclass
+        stored(  # stored at version 1: upcast on the way
+            "OrderCreated",
+            {
+                "order_id": "o",
+                "customer_id": "c",
+                "country": "FR",
+                "created_at": "2020-01-01T00:00:00Z",
+            },
+        ),
+        stored("ValueSet", {"value": 3}),  # a former name
+        stored("Mystery", {"x": 1}),
+    ]
+
+    for on_unknown in ("skip", "keep"):
+        one_by_one = [registry.decode(event, on_unknown) for event in events]
+        assert registry.decode_each(events, on_unknown) == one_by_one
+    assert registry.decode_each(events, "skip")[-1] is None
+    assert registry.decode_each(events, "keep")[-1] is events[-1]
+    with pytest.raises(UnknownEventType, match="'Mystery'"):
+        registry.decode_each(events)
+
+
+def test_decode_each_reports_a_bad_payload_as_decode_does() -> None:
+    registry = build()
+    good = recorded(registry.to_new_event(ItemAdded("o", Line("a", 1, decimal.Decimal(1)))))
+    bad = stored(
+        "ItemAdded",
+        {"order_id": "o1", "line": {"sku": "tea", "quantity": 1, "price": [1]}},
+        position=9,
+    )
+
+    with pytest.raises(EventValidationError) as each:
+        registry.decode_each([good, bad])
+    with pytest.raises(EventValidationError) as one:
+        registry.decode(bad)
+
+    assert (each.value.type, each.value.path, each.value.reason, each.value.position) == (
+        one.value.type,
+        one.value.path,
+        one.value.reason,
+        9,
+    )
+
+
 def test_validation_error_names_the_nested_field_path() -> None:
     registry = build()
     bad = stored(

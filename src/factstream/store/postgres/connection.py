@@ -188,8 +188,19 @@ async def open_connection(settings: PostgresSettings, role: str) -> asyncpg.Conn
     )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Nothing to reset: a reader runs single read statements and never changes its session."""
+
+
 async def open_pool(settings: PostgresSettings) -> asyncpg.Pool:
-    """The pool of reader connections; they return ``recorded_at`` as integer microseconds."""
+    """The pool of reader connections; they return ``recorded_at`` as integer microseconds.
+
+    asyncpg resets a pooled connection on every release with a statement of its own
+    (``RESET ALL``, ``UNLISTEN *``, ...), a second round trip per read. Readers only ever run
+    one ``SELECT`` at a time (no ``SET``, ``LISTEN``, locks or cursors), so there is nothing to
+    reset; an open transaction, which a cancelled read could leave, is still rolled back by
+    asyncpg before the ``reset`` hook runs.
+    """
     return await asyncpg.create_pool(
         settings.dsn,
         min_size=1,
@@ -197,6 +208,7 @@ async def open_pool(settings: PostgresSettings) -> asyncpg.Pool:
         server_settings=_server_settings(settings, "reader"),
         command_timeout=settings.statement_timeout + 5,
         init=_init_reader,
+        reset=_keep_session,
     )
 
 
