@@ -131,9 +131,7 @@ def operation_routes(
     @get("/dead-letters/{dead_letter_id:str}", tags=["operations"], summary="One dead letter")
     async def show_dead_letter(dead_letter_id: DeadLetterId) -> DeadLetterDetail:
         letter = await _existing(dead_letter_id)
-        event = None
-        async for candidate in store.read_all(letter.position, limit=1):
-            event = candidate if candidate.position == letter.position else None
+        event = await store.event_at(letter.position)
         return DeadLetterDetail(dead_letter=letter, event=event)
 
     async def _act(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-import uuid
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
@@ -19,12 +18,9 @@ __all__ = [
     "ConsistencyWaiter",
     "DeadLetter",
     "DeadLetterSource",
-    "EventLocator",
     "HealthCheck",
     "ProjectionStatus",
     "ProjectionStatusSource",
-    "StreamCatalog",
-    "StreamInfo",
 ]
 
 
@@ -35,37 +31,6 @@ class ConsistencyWaiter(Protocol):
 
     async def wait_for(self, position: int, timeout: float) -> bool:
         """Wait until everything up to ``position`` is processed; False after ``timeout`` s."""
-        ...
-
-
-class StreamInfo(msgspec.Struct, frozen=True):
-    """A stream and its current version."""
-
-    stream_id: str
-    version: int
-
-
-@runtime_checkable
-class StreamCatalog(Protocol):
-    """Lists streams in stream-id order, a page at a time (keyset pagination).
-
-    The event store port has no such query yet; see :mod:`factstream.http.sqlite_catalog`.
-    """
-
-    async def list_streams(
-        self, after: str | None, limit: int, prefix: str | None = None
-    ) -> list[StreamInfo]:
-        """Up to ``limit`` streams whose id is greater than ``after`` (and starts with
-        ``prefix``), in id order."""
-        ...
-
-
-@runtime_checkable
-class EventLocator(Protocol):
-    """Finds an event's global position from its id (to follow causation links)."""
-
-    async def position_of(self, event_id: uuid.UUID) -> int | None:
-        """The position of the event with ``event_id``, or None when there is none."""
         ...
 
 

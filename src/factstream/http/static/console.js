@@ -106,10 +106,13 @@ async function viewStreams(params) {
   }
   const rows = result.streams.map((s) => h("tr", {},
     h("td", {}, h("a", { href: streamHref(s.stream_id), class: "mono" }, s.stream_id)),
-    h("td", { class: "num" }, fmtNum(s.version))));
+    h("td", { class: "num" }, fmtNum(s.version)),
+    h("td", { class: "num" }, h("a", { href: eventHref(s.last_position) }, s.last_position)),
+    h("td", { class: "muted" }, fmtTime(s.last_recorded_at))));
   const table = rows.length
     ? h("div", { class: "card" }, h("table", { id: "streams" },
-        h("thead", {}, h("tr", {}, h("th", {}, "Stream"), h("th", { class: "num" }, "Version"))),
+        h("thead", {}, h("tr", {}, h("th", {}, "Stream"), h("th", { class: "num" }, "Version"),
+          h("th", { class: "num" }, "Last event"), h("th", {}, "Last written"))),
         h("tbody", {}, rows)))
     : h("div", { class: "card empty" }, "No streams.");
   const pager = h("div", { class: "pager" },
@@ -161,8 +164,9 @@ async function viewEvent(position) {
       h("div", {}, h("h2", {}, "Metadata"), h("div", { class: "card" }, json(e.metadata)))),
     relatedList("Caused by", related.caused_by ? [related.caused_by] : [], e.causation_id ? "The cause is not an event in this log." : "No causation id."),
     relatedList("Caused", related.caused, "No event names this one as its cause."),
-    relatedList("Same correlation", related.correlated, e.correlation_id ? "No other event of this correlation nearby." : "No correlation id."),
-    h("p", { class: "muted" }, `Causes and correlations are searched between positions ${related.window[0]} and ${related.window[1]}.`),
+    relatedList("Same correlation", related.correlated, e.correlation_id ? "No other event has this correlation id." : "No correlation id."),
+    related.more_caused || related.more_correlated
+      ? h("p", { class: "muted" }, `Only the first ${related.limit} events of each list are shown.`) : null,
     nav);
 }
 

@@ -8,6 +8,7 @@ import logging
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -19,10 +20,12 @@ from ...events import (
     StoreUnavailable,
     UnsupportedUrl,
 )
-from ..base import StoreBase
+from ..base import Link, StoreBase
+from ..catalog import StreamInfo, prefix_end
 from ..encoding import EncodedEvent
 from ..envelope import decode_envelope
 from ..limits import StoreLimits
+from . import lookups
 from .connection import SqliteSettings, open_connection
 from .schema import migrate
 from .writer import AppendRequest, SqliteWriter
@@ -196,6 +199,37 @@ class SqliteEventStore(StoreBase):
             self._query_events, _READ_ALL, (first[-1].position + 1, limit - len(first))
         )
         return first + rest
+
+    # -- lookups (store/catalog.py) -------------------------------------------------------
+
+    async def _list_streams(self, prefix: str, after: str, limit: int) -> list[StreamInfo]:
+        end = prefix_end(prefix)
+        sql = lookups.list_streams(end is not None)
+        params = (after, prefix, end, limit) if end is not None else (after, prefix, limit)
+        # Grouping reads every version of the listed streams: in a reader thread.
+        return [
+            StreamInfo(
+                stream_id=last.stream_id,
+                version=last.version,
+                last_position=last.position,
+                last_recorded_at=last.timestamp,
+            )
+            for last in await self._in_reader(self._query_events, sql, params)
+        ]
+
+    async def _event_at(self, position: int) -> RecordedEvent | None:
+        found = self._query_inline(lookups.BY_POSITION, (position,))
+        return found[0] if found else None
+
+    async def _event_by_id(self, event_id: uuid.UUID) -> RecordedEvent | None:
+        found = self._query_inline(lookups.BY_ID, (event_id.bytes,))
+        return found[0] if found else None
+
+    async def _events_linked(
+        self, link: Link, value: str, from_position: int, limit: int
+    ) -> list[RecordedEvent]:
+        sql = lookups.LINKED[link]
+        return await self._in_reader(self._query_events, sql, (value, from_position, limit))
 
     async def stream_version(self, stream_id: str) -> int:
         return self._scalar_inline(_STREAM_VERSION, (stream_id,))
