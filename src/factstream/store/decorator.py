@@ -77,6 +77,11 @@ class StoreDecorator:
     ) -> list[RecordedEvent]:
         return await self.inner.events_by_causation(causation_id, from_position, limit)
 
+    @property
+    def closed(self) -> bool:
+        """Whether the store underneath is closed (False if it cannot tell)."""
+        return bool(getattr(self.inner, "closed", False))
+
     async def close(self) -> None:
         await self.inner.close()
 
