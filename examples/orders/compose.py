@@ -44,6 +44,7 @@ from .domain import registry as build_registry
 from .handlers import Repositories, register_handlers
 from .projections import OrdersProjection, RevenuePerDay
 from .queries import OrderQueryHandler, ReadModelReader, register_queries
+from .readmodels import ReadModels
 from .saga import OrderFulfilment
 
 if TYPE_CHECKING:
@@ -136,7 +137,8 @@ class OrdersSystem:
         queries: the query bus (``GetOrder``, ``GetOrdersByCustomer``, ``GetRevenuePerDay``).
         store, registry, repositories: the write side (``store`` is the instrumented and
             traced one when metrics or a tracer provider were given).
-        orders_runner, revenue_runner: the projection runners of the two read models.
+        read_models: the projection runners by name (rebuild, reset, waiters).
+        orders_runner, revenue_runner: the runners of the two read models now.
         relay, group, saga, broker: streaming and the process manager (``None`` without saga).
         cache: the Redis cache, if configured.
     """
@@ -161,8 +163,7 @@ class OrdersSystem:
         self.queries = fs.QueryBus()
         self.store: fs.EventStore = fs.MemoryEventStore()  # replaced in _start
         self.read_target: SqlTarget
-        self.orders_runner: fs.ProjectionRunner
-        self.revenue_runner: fs.ProjectionRunner
+        self.read_models: ReadModels
         self.reader: ReadModelReader
         self.cache: OrderCache | None = None
         self.broker: Broker | None = None
@@ -217,27 +218,25 @@ class OrdersSystem:
             "heartbeat_interval": settings.heartbeat_interval,
             "tracer_provider": self.tracer_provider,
         }
-        self.orders_runner = fs.ProjectionRunner(
+        registry = self.registry
+        self.read_models = ReadModels(
             self.store,
-            OrdersProjection(self.registry, on_changed),
             self.read_target,
-            **runner_options,
+            {
+                OrdersProjection.name: lambda: OrdersProjection(registry, on_changed),
+                RevenuePerDay.name: lambda: RevenuePerDay(registry),
+            },
+            runner_options,
         )
-        self.revenue_runner = fs.ProjectionRunner(
-            self.store, RevenuePerDay(self.registry), self.read_target, **runner_options
-        )
-        # One after the other: both may create the read-side tables on first use.
-        await self.orders_runner.start()
-        self._closers.append(self.orders_runner.stop)
-        await self.revenue_runner.start()
-        self._closers.append(self.revenue_runner.stop)
+        self._closers.append(self.read_models.stop)
+        await self.read_models.start()
         self.reader = ReadModelReader(self.read_target)
         await self.reader.open()
         self._closers.append(self.reader.close)
         handler = OrderQueryHandler(
             self.reader,
-            self.orders_runner.wait_for,
-            self.revenue_runner.wait_for,
+            self.read_models.waiter(OrdersProjection.name).wait_for,
+            self.read_models.waiter(RevenuePerDay.name).wait_for,
             cache=self.cache,
             read_timeout=settings.read_timeout,
         )
@@ -291,6 +290,14 @@ class OrdersSystem:
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self.relay.run(), name="orders-relay"))
         self._tasks.append(loop.create_task(self.group.run(), name="orders-fulfilment"))
+
+    @property
+    def orders_runner(self) -> fs.ProjectionRunner:
+        return self.read_models.runner(OrdersProjection.name)
+
+    @property
+    def revenue_runner(self) -> fs.ProjectionRunner:
+        return self.read_models.runner(RevenuePerDay.name)
 
     # -- consistency ------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from .ports import (
     DeadLetter,
     DeadLetterSource,
     HealthCheck,
+    ProjectionControl,
     ProjectionStatus,
     ProjectionStatusSource,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "NotFound",
     "Problem",
     "ProblemType",
+    "ProjectionControl",
     "ProjectionDeadLetters",
     "ProjectionStatus",
     "ProjectionStatusSource",

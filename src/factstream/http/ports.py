@@ -19,6 +19,7 @@ __all__ = [
     "DeadLetter",
     "DeadLetterSource",
     "HealthCheck",
+    "ProjectionControl",
     "ProjectionStatus",
     "ProjectionStatusSource",
 ]
@@ -58,6 +59,28 @@ class ProjectionStatusSource(Protocol):
 
     async def projection_statuses(self) -> list[ProjectionStatus]:
         """The current status of every projection."""
+        ...
+
+
+@runtime_checkable
+class ProjectionControl(Protocol):
+    """Rebuilds and resets the projections of a running system (the console's buttons)."""
+
+    async def rebuild_projection(self, name: str) -> str | None:
+        """Build the read model again from the whole log beside the live one, then swap it in.
+
+        Returns:
+            What was done, for people; None when there is no projection ``name``.
+        """
+        ...
+
+    async def reset_projection(self, name: str) -> str | None:
+        """Delete the read model and build it again in place from position 1 (queries see
+        it fill up).
+
+        Returns:
+            What was done, for people; None when there is no projection ``name``.
+        """
         ...
 
 

@@ -181,6 +181,9 @@ async def test_related_events_are_found_however_far_apart(
         back = (await client.get(f"/events/{result.position}/related")).json()
         assert back["caused_by"]["id"] == str(placed.id)
         assert back["more_caused"] is False
+        assert [e["data"]["n"] for e in back["same_cause"]] == [0, 1]  # the same command's
+        assert back["more_same_cause"] is False
+        assert related["same_cause"] == []  # no causation id
         assert [e["type"] for e in back["correlated"]] == ["Placed", "Reserved"]
         assert back["correlated"][1]["position"] != result.position
 
