@@ -132,7 +132,7 @@ async def test_the_store_holds_no_garbage_after_fuzzing(
     registry = orders_registry()
     async with fs.connect(f"sqlite:///{store_path}") as store:
         repositories = Repositories.over(store, registry)
-        loaders = {
+        loaders: dict[str, fs.Repository[Any]] = {
             Order.category: repositories.orders,
             Stock.category: repositories.stock,
             Reservation.category: repositories.reservations,
