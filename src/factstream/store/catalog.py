@@ -20,6 +20,7 @@ __all__ = [
     "check_event_id",
     "check_link",
     "check_listing",
+    "listing_bounds",
     "prefix_end",
 ]
 
@@ -28,6 +29,16 @@ MAX_LOOKUP_LIMIT = 10_000
 causation lookups answer in one call."""
 
 _SURROGATES = range(0xD800, 0xE000)
+
+
+def listing_bounds(prefix: str, after: str) -> tuple[str, bool, str | None]:
+    """The one lower bound and the upper bound of a stream listing, for an index range scan:
+    ``(low, strict, high)`` means ids ``> low`` (``>= low`` unless ``strict``) and ``< high``
+    (no upper bound when None). Databases do not always pick the tighter of two lower bounds
+    themselves."""
+    if after >= prefix:
+        return after, True, prefix_end(prefix)
+    return prefix, False, prefix_end(prefix)
 
 
 def prefix_end(prefix: str) -> str | None:

@@ -10,7 +10,7 @@ import asyncpg
 
 from ...events import AppendResult, ExpectedVersion, RecordedEvent, StoreUnavailable
 from ..base import Link, StoreBase
-from ..catalog import StreamInfo, prefix_end
+from ..catalog import StreamInfo, listing_bounds
 from ..encoding import EncodedEvent, RowDecoder
 from ..limits import StoreLimits
 from .connection import (
@@ -164,13 +164,10 @@ class PostgresEventStore(StoreBase):
     # -- lookups (store/catalog.py) -------------------------------------------------------
 
     async def _list_streams(self, prefix: str, after: str, limit: int) -> list[StreamInfo]:
-        end = prefix_end(prefix)
-        if end is None:
-            found = await self._events(self._lookups.list_streams, after, prefix, limit)
-        else:
-            found = await self._events(
-                self._lookups.list_streams_bounded, after, prefix, limit, end
-            )
+        low, strict, high = listing_bounds(prefix, after)
+        sql = self._lookups.list_streams[strict, high is not None]
+        bounds = (low, prefix, limit) if high is None else (low, prefix, limit, high)
+        found = await self._events(sql, *bounds)
         return [
             StreamInfo(
                 stream_id=last.stream_id,

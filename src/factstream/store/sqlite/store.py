@@ -21,7 +21,7 @@ from ...events import (
     UnsupportedUrl,
 )
 from ..base import Link, StoreBase
-from ..catalog import StreamInfo, prefix_end
+from ..catalog import StreamInfo, listing_bounds
 from ..encoding import EncodedEvent
 from ..envelope import decode_envelope
 from ..limits import StoreLimits
@@ -203,9 +203,9 @@ class SqliteEventStore(StoreBase):
     # -- lookups (store/catalog.py) -------------------------------------------------------
 
     async def _list_streams(self, prefix: str, after: str, limit: int) -> list[StreamInfo]:
-        end = prefix_end(prefix)
-        sql = lookups.list_streams(end is not None)
-        params = (after, prefix, end, limit) if end is not None else (after, prefix, limit)
+        low, strict, high = listing_bounds(prefix, after)
+        sql = lookups.list_streams(strict, high is not None)
+        params = (low, high, limit) if high is not None else (low, limit)
         # Grouping reads every version of the listed streams: in a reader thread.
         return [
             StreamInfo(
