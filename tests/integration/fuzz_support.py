@@ -9,7 +9,30 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-__all__ = ["ThreadedServer", "problem_documents"]
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+__all__ = ["ThreadedServer", "fuzz_settings", "call_and_check", "problem_documents"]
+
+
+def fuzz_settings(max_examples: int) -> settings:
+    """Hypothesis settings for a schemathesis test: bounded examples, no deadline (a real
+    server answers), no health checks about slow or filtered data."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+
+
+def call_and_check(case: Any, base: str, headers: dict[str, str]) -> None:
+    """Send ``case`` to the server at ``base``: no 5xx, every error a problem document."""
+    case.call_and_validate(
+        base_url=base,
+        headers={**headers, **(case.headers or {})},
+        timeout=10,
+        checks=[not_a_server_error, problem_documents],
+    )
 
 
 class ThreadedServer:

@@ -13,12 +13,10 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
 
 import factstream as fs
 from factstream.http import HttpSettings, create_app
-from tests.integration.fuzz_support import ThreadedServer, problem_documents
+from tests.integration.fuzz_support import ThreadedServer, call_and_check, fuzz_settings
 from tests.unit.http.support import (
     PROBLEM_TYPES,
     TOKEN,
@@ -79,21 +77,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+@fuzz_settings(max_examples=40)
 def test_no_request_gets_a_server_error(case: Any, server: ThreadedServer) -> None:
     if case.path == "/events" and case.method == "GET":
         pytest.skip("the live feed never ends; it has its own tests")
-    headers = {**AUTH, **(case.headers or {})}
-    case.call_and_validate(
-        base_url=server.base,
-        headers=headers,
-        timeout=10,
-        checks=[not_a_server_error, problem_documents],
-    )
+    call_and_check(case, server.base, AUTH)
 
 
 @pytest.mark.slow

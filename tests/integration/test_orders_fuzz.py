@@ -25,13 +25,11 @@ from examples.orders.domain import registry as orders_registry
 from examples.orders.handlers import Repositories
 from examples.orders.http import create_orders_app
 from examples.orders.inventory import Reservation, Stock
-from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
 
 import factstream as fs
 from factstream.domain.snapshots import SNAPSHOT_EVENT_TYPE
 from factstream.http import HttpSettings
-from tests.integration.fuzz_support import ThreadedServer, problem_documents
+from tests.integration.fuzz_support import ThreadedServer, call_and_check, fuzz_settings
 from tests.unit.http.support import TOKEN, serving
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -109,20 +107,11 @@ def _known(order_id: str) -> str:
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+@fuzz_settings(max_examples=30)
 def test_no_request_gets_a_server_error(case: Any, server: ThreadedServer) -> None:
     if case.path_parameters and "order_id" in case.path_parameters:
         case.path_parameters["order_id"] = _known(str(case.path_parameters["order_id"]))
-    case.call_and_validate(
-        base_url=server.base,
-        headers={**AUTH, **(case.headers or {})},
-        timeout=10,
-        checks=[not_a_server_error, problem_documents],
-    )
+    call_and_check(case, server.base, AUTH)
 
 
 @pytest.mark.slow

@@ -28,12 +28,13 @@ class ProjectionAction(msgspec.Struct, frozen=True, kw_only=True):
 
 
 ProjectionName = Annotated[str, PathParameter(min_length=1, max_length=200)]
+Action = Literal["rebuilt", "reset"]
 
 
 def control_routes(control: ProjectionControl | None) -> list[HTTPRouteHandler]:
     busy: set[str] = set()
 
-    async def _act(name: str, action: Literal["rebuilt", "reset"]) -> ProjectionAction:
+    async def _act(name: str, action: Action) -> ProjectionAction:
         if control is None:
             raise Problem(
                 "this server cannot rebuild or reset projections (no projection control "
@@ -58,22 +59,26 @@ def control_routes(control: ProjectionControl | None) -> list[HTTPRouteHandler]:
             raise NotFound(f"there is no projection {name!r}")
         return ProjectionAction(name=name, action=action, detail=detail)
 
-    @post(
-        "/projections/{name:str}/rebuild",
-        tags=["operations"],
-        summary="Rebuild a projection's read model beside the live one, then swap it in",
-        status_code=200,
-    )
-    async def rebuild_projection(name: ProjectionName) -> ProjectionAction:
-        return await _act(name, "rebuilt")
+    def route(verb: str, action: Action, summary: str) -> HTTPRouteHandler:
+        async def act(name: ProjectionName) -> ProjectionAction:
+            return await _act(name, action)
 
-    @post(
-        "/projections/{name:str}/reset",
-        tags=["operations"],
-        summary="Delete a projection's read model and build it again from position 1",
-        status_code=200,
-    )
-    async def reset_projection(name: ProjectionName) -> ProjectionAction:
-        return await _act(name, "reset")
+        return post(
+            f"/projections/{{name:str}}/{verb}",
+            tags=["operations"],
+            summary=summary,
+            status_code=200,
+            operation_id=f"{verb}_projection",
+            name=f"{verb}_projection",
+        )(act)
 
-    return [rebuild_projection, reset_projection]
+    return [
+        route(
+            "rebuild",
+            "rebuilt",
+            "Rebuild a projection's read model beside the live one, then swap it in",
+        ),
+        route(
+            "reset", "reset", "Delete a projection's read model and build it again from position 1"
+        ),
+    ]

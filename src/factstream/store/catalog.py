@@ -12,7 +12,7 @@ import uuid
 
 import msgspec
 
-from ..events import InvalidEvent
+from ..events import InvalidEvent, RecordedEvent
 
 __all__ = [
     "MAX_LOOKUP_LIMIT",
@@ -22,6 +22,7 @@ __all__ = [
     "check_listing",
     "listing_bounds",
     "prefix_end",
+    "stream_info",
 ]
 
 MAX_LOOKUP_LIMIT = 10_000
@@ -69,6 +70,16 @@ class StreamInfo(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     last_position: int
     last_recorded_at: dt.datetime
+
+
+def stream_info(last: RecordedEvent) -> StreamInfo:
+    """A stream's entry in a listing, from its newest event."""
+    return StreamInfo(
+        stream_id=last.stream_id,
+        version=last.version,
+        last_position=last.position,
+        last_recorded_at=last.timestamp,
+    )
 
 
 def _check_limit(limit: object) -> int:

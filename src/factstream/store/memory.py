@@ -9,7 +9,7 @@ import uuid
 from ..events import AppendResult, ExpectedVersion, RecordedEvent, WrongExpectedVersion
 from ..events.versions import satisfied
 from .base import Link, StoreBase
-from .catalog import StreamInfo
+from .catalog import StreamInfo, stream_info
 from .encoding import EncodedEvent
 from .envelope import decode_envelope, encode_envelope, encode_timestamp, stored_event
 from .idempotency import match_stored_batch
@@ -101,15 +101,7 @@ class MemoryEventStore(StoreBase):
         for stream_id in ids[start : start + limit]:
             if not stream_id.startswith(prefix):
                 break
-            last = decode_envelope(self._log[self._streams[stream_id][-1]])
-            found.append(
-                StreamInfo(
-                    stream_id=stream_id,
-                    version=last.version,
-                    last_position=last.position,
-                    last_recorded_at=last.timestamp,
-                )
-            )
+            found.append(stream_info(decode_envelope(self._log[self._streams[stream_id][-1]])))
         return found
 
     async def _event_at(self, position: int) -> RecordedEvent | None:

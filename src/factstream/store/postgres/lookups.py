@@ -8,13 +8,9 @@ from dataclasses import dataclass
 
 from ..base import Link
 from .connection import quote_ident
+from .statements import _COLUMNS  # the columns RowDecoder.event takes, in its order
 
 __all__ = ["Lookups"]
-
-_COLUMNS = (
-    "position, id, stream_id, version, type, schema_version, data, metadata, "
-    "correlation_id, causation_id, recorded_at"
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import asyncpg
 
 from ...events import AppendResult, ExpectedVersion, RecordedEvent, StoreUnavailable
 from ..base import Link, StoreBase
-from ..catalog import StreamInfo, listing_bounds
+from ..catalog import StreamInfo, listing_bounds, stream_info
 from ..encoding import EncodedEvent, RowDecoder
 from ..limits import StoreLimits
 from .connection import (
@@ -168,15 +168,7 @@ class PostgresEventStore(StoreBase):
         sql = self._lookups.list_streams[strict, high is not None]
         bounds = (low, prefix, limit) if high is None else (low, prefix, limit, high)
         found = await self._events(sql, *bounds)
-        return [
-            StreamInfo(
-                stream_id=last.stream_id,
-                version=last.version,
-                last_position=last.position,
-                last_recorded_at=last.timestamp,
-            )
-            for last in found
-        ]
+        return [stream_info(last) for last in found]
 
     async def _event_at(self, position: int) -> RecordedEvent | None:
         found = await self._events(self._lookups.by_position, position)

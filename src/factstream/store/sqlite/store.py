@@ -21,7 +21,7 @@ from ...events import (
     UnsupportedUrl,
 )
 from ..base import Link, StoreBase
-from ..catalog import StreamInfo, listing_bounds
+from ..catalog import StreamInfo, listing_bounds, stream_info
 from ..encoding import EncodedEvent
 from ..envelope import decode_envelope
 from ..limits import StoreLimits
@@ -208,13 +208,7 @@ class SqliteEventStore(StoreBase):
         params = (low, high, limit) if high is not None else (low, limit)
         # Grouping reads every version of the listed streams: in a reader thread.
         return [
-            StreamInfo(
-                stream_id=last.stream_id,
-                version=last.version,
-                last_position=last.position,
-                last_recorded_at=last.timestamp,
-            )
-            for last in await self._in_reader(self._query_events, sql, params)
+            stream_info(last) for last in await self._in_reader(self._query_events, sql, params)
         ]
 
     async def _event_at(self, position: int) -> RecordedEvent | None:
