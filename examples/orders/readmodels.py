@@ -114,6 +114,14 @@ class ReadModels:
             number = await rebuild(self.store, self._factories[name](), self.target)
         return f"generation {number} of {name} is active"
 
+    async def _drop(self, name: str) -> int:
+        session = await self.target.connect()
+        try:
+            await session.migrate()
+            return await drop_projection(session, name)
+        finally:
+            await session.close()
+
     async def reset_projection(self, name: str) -> str | None:
         """Stop the runner of ``name``, delete its read model, start a new runner from
         position 1; None when there is no such projection."""
@@ -121,13 +129,12 @@ class ReadModels:
             return None
         async with self._locks[name]:
             await self._runners[name].stop()
-            session = await self.target.connect()
             try:
-                await session.migrate()
-                dropped = await drop_projection(session, name)
+                dropped = await self._drop(name)
             finally:
-                await session.close()
-            runner = self._new_runner(name)
-            await runner.start()
-            self._runners[name] = runner
+                # Even when the drop failed (one transaction: nothing was dropped), the
+                # projection runs again, from its checkpoint then.
+                runner = self._new_runner(name)
+                await runner.start()
+                self._runners[name] = runner
         return f"{dropped} generation(s) deleted; building again from position 1"

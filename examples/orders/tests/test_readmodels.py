@@ -9,9 +9,15 @@ from collections.abc import AsyncIterator
 import pytest
 from tests.unit.http.support import running
 
+import factstream as fs
 from examples.orders.compose import OrdersSettings, OrdersSystem
+from examples.orders.domain import registry as orders_registry
 from examples.orders.http import create_orders_app
+from examples.orders.projections import OrdersProjection
+from examples.orders.readmodels import ReadModels
 from factstream.http import STATUS_HEADER, TOKEN_HEADER, HttpSettings
+from factstream.projections import SqliteTarget
+from factstream.projections.readmodels.sqlite import SqliteSession
 
 
 @pytest.fixture
@@ -71,3 +77,38 @@ async def test_the_waiter_times_out_like_a_runner(system: OrdersSystem) -> None:
     assert not await waiter.wait_for(head + 10, 0.05)
     with pytest.raises(KeyError):
         system.read_models.waiter("nothing")
+
+
+async def test_a_failed_reset_leaves_the_projection_running(tmp_path: pathlib.Path) -> None:
+    failing = {"next": False}
+
+    class Unreachable(SqliteTarget):
+        """The read models' database, unreachable for the next connection when asked."""
+
+        async def connect(self) -> SqliteSession:
+            if failing["next"]:
+                failing["next"] = False
+                raise OSError("the read models' database is unreachable")
+            return await SqliteTarget.connect(self)
+
+    registry = orders_registry()
+    async with fs.connect(f"sqlite:///{tmp_path / 'shop.db'}") as store:
+        target = Unreachable(str(tmp_path / "rm.db"))
+        read_models = ReadModels(store, target, {"orders": lambda: OrdersProjection(registry)}, {})
+        await read_models.start()
+        try:
+            await store.append(
+                "order-o1", [fs.NewEvent("OrderCreated", {"order_id": "o1", "customer_id": "c"})]
+            )
+            before = read_models.runner("orders")
+            failing["next"] = True
+            with pytest.raises(OSError, match="unreachable"):
+                await read_models.reset_projection("orders")
+            after = read_models.runner("orders")
+            assert after is not before
+            assert after.running
+            assert await read_models.waiter("orders").wait_for(1, 5.0)
+            assert await read_models.reset_projection("nothing") is None
+            assert await read_models.rebuild_projection("nothing") is None
+        finally:
+            await read_models.stop()

@@ -23,6 +23,8 @@ class GatedControl:
         self.started = asyncio.Event()
 
     async def _act(self, action: str, name: str) -> str | None:
+        if name == "broken":
+            raise RuntimeError("secret dsn postgres://user:pw@db")
         if name != "counters":
             return None
         self.calls.append((action, name))
@@ -71,6 +73,18 @@ async def test_one_action_per_projection_at_a_time(make_app: AppFactory) -> None
         control.gate.set()
         assert (await first).status_code == 200
         assert (await client.post("/projections/counters/reset")).status_code == 200
+
+
+async def test_a_failed_action_is_a_500_without_internals_and_frees_the_projection(
+    make_app: AppFactory,
+) -> None:
+    async with running(make_app(projection_control=GatedControl())) as client:
+        for _ in range(2):  # the second is not "busy": the first one's failure released it
+            failed = await client.post("/projections/broken/rebuild")
+            assert failed.status_code == 500
+            assert failed.headers["content-type"] == "application/problem+json"
+            assert "secret" not in failed.text
+            assert "error_id" in failed.json()
 
 
 async def test_without_a_control_the_actions_are_501(make_app: AppFactory) -> None:
