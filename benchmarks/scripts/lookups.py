@@ -5,6 +5,10 @@ Usage: PYTHONPATH=src python -m benchmarks.scripts.lookups SCENARIO [ARGS]
         events/s appending EVENTS events in batches of 10 from 16 tasks, each event with a
         correlation and a causation id, with the lookup indexes (migration 002) and without
         them (dropped after opening), runs interleaved; median of RUNS
+    raw [ROWS=60000] [RUNS=3]
+        rows/s of plain SQLite inserts (100 per transaction) into the events table without
+        the lookup indexes, with them (expressions over the body), and with two plain text
+        columns indexed instead: what the indexes cost, and whether columns would cost less
     lookups sqlite|postgres [STREAMS=20000] [EVENTS_PER_STREAM=5]
         median latency of list_streams (a page of 100, with and without a prefix),
         event_by_id, event_at and events_by_correlation on a log of STREAMS streams
@@ -163,16 +167,71 @@ async def lookups(backend: str, streams: int, per_stream: int) -> None:
             await _drop_schema(schema)
 
 
+_SQL = pathlib.Path(fs.__file__).parent / "store" / "sqlite" / "sql"
+_COLUMNS_INSTEAD = (
+    "ALTER TABLE events ADD COLUMN c TEXT; ALTER TABLE events ADD COLUMN k TEXT; "
+    "CREATE INDEX ec ON events (c, position) WHERE c IS NOT NULL; "
+    "CREATE INDEX ek ON events (k, position) WHERE k IS NOT NULL;"
+)
+
+
+def _raw_rate(kind: str, rows: list[tuple[Any, ...]], folder: pathlib.Path) -> float:
+    import sqlite3
+
+    conn = sqlite3.connect(folder / f"{kind}-{uuid.uuid4().hex[:6]}.db", isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=wal")
+        conn.execute("PRAGMA synchronous=normal")
+        conn.executescript((_SQL / "001_events.sql").read_text())
+        if kind == "expressions":
+            conn.executescript((_SQL / "002_lookups.sql").read_text())
+        elif kind == "columns":
+            conn.executescript(_COLUMNS_INSTEAD)
+        width = 8 if kind == "columns" else 6
+        names = ["position", "id", "stream_id", "version", "type", "body", "c", "k"][:width]
+        sql = f"INSERT INTO events ({', '.join(names)}) VALUES ({', '.join('?' * width)})"
+        started = time.perf_counter()
+        for start in range(0, len(rows), 100):
+            conn.execute("BEGIN")
+            conn.executemany(sql, [row[:width] for row in rows[start : start + 100]])
+            conn.execute("COMMIT")
+        return len(rows) / (time.perf_counter() - started)
+    finally:
+        conn.close()
+
+
+def raw(count: int, runs: int) -> None:
+    import json
+
+    rows = []
+    for n in range(count):
+        correlation, cause = f"corr-{n // 10}", str(uuid.uuid4())
+        body: list[Any] = [
+            str(uuid.uuid4()),
+            "Happened",
+            {"n": n, "note": "x" * 80},
+            {},
+            f"s-{n % 800}",
+        ]
+        body += [n // 800 + 1, n + 1, "2026-01-01T00:00:00Z", correlation, cause, 1]
+        row = (n + 1, uuid.uuid4().bytes, f"s-{n % 800}", n // 800 + 1, "Happened")
+        rows.append((*row, json.dumps(body).encode(), correlation, cause))
+    rates: dict[str, list[float]] = {"none": [], "expressions": [], "columns": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        for _ in range(runs):
+            for kind, found in rates.items():
+                found.append(_raw_rate(kind, rows, pathlib.Path(scratch)))
+    print(f"sqlite: {count:,} rows, 100 per transaction, {runs} runs (median)")
+    for kind, found in rates.items():
+        print(f"  {kind:12} {statistics.median(found):10,.0f} rows/s")
+
+
 def main(argv: list[str]) -> None:
-    if (
-        len(argv) < 2
-        or argv[0] not in ("appends", "lookups")
-        or argv[1]
-        not in (
-            "sqlite",
-            "postgres",
-        )
-    ):
+    if argv[:1] == ["raw"]:
+        raw(*([int(value) for value in argv[1:]] or [60_000, 3]))
+        return
+    backends = ("sqlite", "postgres")
+    if len(argv) < 2 or argv[0] not in ("appends", "lookups") or argv[1] not in backends:
         sys.exit(__doc__)
     numbers = [int(value) for value in argv[2:]]
     if argv[0] == "appends":
