@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import factstream as fs
@@ -44,7 +44,13 @@ from .domain import registry as build_registry
 from .handlers import Repositories, register_handlers
 from .projections import OrdersProjection, RevenuePerDay
 from .queries import OrderQueryHandler, ReadModelReader, register_queries
+from .readmodels import ReadModels
 from .saga import OrderFulfilment
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
+    from factstream.observability import Metrics
 
 __all__ = ["OrdersSettings", "OrdersSystem", "derived_urls"]
 
@@ -118,24 +124,46 @@ def derived_urls(store_url: str, scratch: pathlib.Path | None = None) -> tuple[s
 class OrdersSystem:
     """The running orders system. Build it with :meth:`open`; close it (or ``async with``).
 
+    Args:
+        settings: what to connect to.
+        metrics: when given, every component records into it: the store is wrapped in an
+            ``InstrumentedEventStore`` (appends from commands, the saga and reads) and the
+            command bus gets the ``command_telemetry`` middleware. Serve it at ``/metrics``.
+        tracer_provider: when given, the store is wrapped in a ``TracingEventStore`` and the
+            command bus, projection runners, relay and consumer group open OpenTelemetry spans.
+
     Attributes:
         commands: the command bus (create, add item, ..., and the saga's stock commands).
         queries: the query bus (``GetOrder``, ``GetOrdersByCustomer``, ``GetRevenuePerDay``).
-        store, registry, repositories: the write side.
-        orders_runner, revenue_runner: the projection runners of the two read models.
+        store, registry, repositories: the write side (``store`` is the instrumented and
+            traced one when metrics or a tracer provider were given).
+        read_models: the projection runners by name (rebuild, reset, waiters).
+        orders_runner, revenue_runner: the runners of the two read models now.
         relay, group, saga, broker: streaming and the process manager (``None`` without saga).
         cache: the Redis cache, if configured.
     """
 
-    def __init__(self, settings: OrdersSettings) -> None:
+    def __init__(
+        self,
+        settings: OrdersSettings,
+        *,
+        metrics: Metrics | None = None,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics
+        self.tracer_provider = tracer_provider
         self.registry = build_registry()
-        self.commands = fs.CommandBus(max_attempts=settings.max_attempts)
+        middleware = []
+        if metrics is not None or tracer_provider is not None:
+            from factstream.observability import command_telemetry
+
+            middleware.append(command_telemetry(metrics, tracer_provider))
+        self.commands = fs.CommandBus(max_attempts=settings.max_attempts, middleware=middleware)
         self.queries = fs.QueryBus()
         self.store: fs.EventStore = fs.MemoryEventStore()  # replaced in _start
         self.read_target: SqlTarget
-        self.orders_runner: fs.ProjectionRunner
-        self.revenue_runner: fs.ProjectionRunner
+        self.read_models: ReadModels
         self.reader: ReadModelReader
         self.cache: OrderCache | None = None
         self.broker: Broker | None = None
@@ -149,9 +177,16 @@ class OrdersSystem:
         self._closers: list[Any] = []
 
     @classmethod
-    async def open(cls, settings: OrdersSettings | None = None) -> OrdersSystem:
-        """Connect everything and start the runners, the relay and the consumer group."""
-        system = cls(settings or OrdersSettings())
+    async def open(
+        cls,
+        settings: OrdersSettings | None = None,
+        *,
+        metrics: Metrics | None = None,
+        tracer_provider: TracerProvider | None = None,
+    ) -> OrdersSystem:
+        """Connect everything and start the runners, the relay and the consumer group
+        (``metrics`` and ``tracer_provider``: see the class)."""
+        system = cls(settings or OrdersSettings(), metrics=metrics, tracer_provider=tracer_provider)
         try:
             await system._start()
         except BaseException:
@@ -166,7 +201,7 @@ class OrdersSystem:
         read_url, state_url = derived_urls(settings.store_url, self._scratch)
         read_url = settings.read_model_url or read_url
         state_url = settings.streaming_state_url or state_url
-        self.store = await fs.connect(settings.store_url)
+        self.store = self._observed(await fs.connect(settings.store_url))
         self._closers.append(self.store.close)
         self.repositories = Repositories.over(
             self.store, self.registry, snapshot_every=settings.snapshot_every
@@ -181,34 +216,45 @@ class OrdersSystem:
         runner_options: dict[str, Any] = {
             "batch_size": settings.batch_size,
             "heartbeat_interval": settings.heartbeat_interval,
+            "tracer_provider": self.tracer_provider,
         }
-        self.orders_runner = fs.ProjectionRunner(
+        registry = self.registry
+        self.read_models = ReadModels(
             self.store,
-            OrdersProjection(self.registry, on_changed),
             self.read_target,
-            **runner_options,
+            {
+                OrdersProjection.name: lambda: OrdersProjection(registry, on_changed),
+                RevenuePerDay.name: lambda: RevenuePerDay(registry),
+            },
+            runner_options,
         )
-        self.revenue_runner = fs.ProjectionRunner(
-            self.store, RevenuePerDay(self.registry), self.read_target, **runner_options
-        )
-        # One after the other: both may create the read-side tables on first use.
-        await self.orders_runner.start()
-        self._closers.append(self.orders_runner.stop)
-        await self.revenue_runner.start()
-        self._closers.append(self.revenue_runner.stop)
+        self._closers.append(self.read_models.stop)
+        await self.read_models.start()
         self.reader = ReadModelReader(self.read_target)
         await self.reader.open()
         self._closers.append(self.reader.close)
         handler = OrderQueryHandler(
             self.reader,
-            self.orders_runner.wait_for,
-            self.revenue_runner.wait_for,
+            self.read_models.waiter(OrdersProjection.name).wait_for,
+            self.read_models.waiter(RevenuePerDay.name).wait_for,
             cache=self.cache,
             read_timeout=settings.read_timeout,
         )
         register_queries(self.queries, handler)
         if settings.saga:
             await self._start_streaming(state_url)
+
+    def _observed(self, store: fs.EventStore) -> fs.EventStore:
+        """The store with metrics and tracing around it, as configured."""
+        if self.metrics is not None:
+            from factstream.observability import InstrumentedEventStore
+
+            store = InstrumentedEventStore(store, self.metrics)
+        if self.tracer_provider is not None:
+            from factstream.observability import TracingEventStore
+
+            store = TracingEventStore(store, self.tracer_provider)
+        return store
 
     async def _start_streaming(self, state_url: str) -> None:
         settings = self.settings
@@ -226,7 +272,11 @@ class OrdersSystem:
                 self.saga_in_flight -= 1
 
         self.relay = Relay(
-            self.store, self.broker, self.state, RelaySettings(name=settings.relay_name)
+            self.store,
+            self.broker,
+            self.state,
+            RelaySettings(name=settings.relay_name),
+            tracer_provider=self.tracer_provider,
         )
         self.group = ConsumerGroup(
             settings.group_name,
@@ -235,10 +285,19 @@ class OrdersSystem:
             self.state,
             handle,
             GroupSettings(lease_ttl=3.0),
+            tracer_provider=self.tracer_provider,
         )
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self.relay.run(), name="orders-relay"))
         self._tasks.append(loop.create_task(self.group.run(), name="orders-fulfilment"))
+
+    @property
+    def orders_runner(self) -> fs.ProjectionRunner:
+        return self.read_models.runner(OrdersProjection.name)
+
+    @property
+    def revenue_runner(self) -> fs.ProjectionRunner:
+        return self.read_models.runner(RevenuePerDay.name)
 
     # -- consistency ------------------------------------------------------------------------
 

@@ -187,7 +187,7 @@ def orders_endpoints(system: OrdersSystem) -> list[http.CommandEndpoint | http.Q
         return await system.queries.ask(GetOrdersByCustomer(call.path["customer_id"]))
 
     order = "/orders/{order_id:str}"
-    waiter = system.orders_runner
+    waiter = system.read_models.waiter(OrdersProjection.name)
     return [
         http.CommandEndpoint(
             "/orders",
@@ -301,4 +301,5 @@ def create_orders_app(
         health_checks=[status],
         projections=status,
         dead_letters=http.ProjectionDeadLetters(system.read_target, PROJECTIONS),
+        projection_control=system.read_models,
     )

@@ -73,7 +73,14 @@ from .schema import (
     UnknownEventType,
     UpcastError,
 )
-from .store import EventStore, MemoryEventStore, StoreLimits, Subscription, connect
+from .store import (
+    EventStore,
+    MemoryEventStore,
+    StoreLimits,
+    StreamInfo,
+    Subscription,
+    connect,
+)
 
 if TYPE_CHECKING:
     from .store.sqlite import SqliteEventStore
@@ -127,6 +134,7 @@ __all__ = [
     "StoreClosed",
     "StoreLimits",
     "StoreUnavailable",
+    "StreamInfo",
     "StreamState",
     "Subscription",
     "UnknownEventType",

@@ -154,3 +154,45 @@ def test_sequential_appends_match_a_model(backend: str, ops: list[Op]) -> None:
 def test_concurrent_appends_keep_the_invariants(backend: str, ops: list[Op]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         asyncio.run(_with_store(backend, folder, lambda store: _run_concurrent(store, ops)))
+
+
+_ID_CHARS = st.sampled_from("ab-_%\u00e9\u00ff\U0001f600\U0010ffff")
+
+
+async def _list_like_a_model(
+    store: StoreBase, ids: list[str], prefix: str, after: str | None, limit: int
+) -> None:
+    await asyncio.gather(*(store.append(i, [fs.NewEvent("T", {})]) for i in ids))
+    model = [i for i in sorted(ids) if i.startswith(prefix) and (after is None or i > after)]
+    first = await store.list_streams(prefix or None, after, limit)
+    assert [info.stream_id for info in first] == model[:limit]
+    paged: list[str] = []
+    cursor = after
+    while True:  # pages of `limit` until a short one: the whole model, in order
+        page = await store.list_streams(prefix or None, cursor, limit)
+        paged += [info.stream_id for info in page]
+        if len(page) < limit:
+            break
+        cursor = page[-1].stream_id
+    assert paged == model
+
+
+@pytest.mark.parametrize("backend", list(HARNESSES))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    ids=st.lists(st.text(_ID_CHARS, min_size=1, max_size=4), min_size=1, max_size=12, unique=True),
+    prefix=st.text(_ID_CHARS, max_size=2),
+    after=st.none() | st.text(_ID_CHARS, max_size=3),
+    limit=st.integers(1, 5),
+)
+def test_stream_listings_match_a_sorted_model(
+    backend: str, ids: list[str], prefix: str, after: str | None, limit: int
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        asyncio.run(
+            _with_store(
+                backend, folder, lambda store: _list_like_a_model(store, ids, prefix, after, limit)
+            )
+        )

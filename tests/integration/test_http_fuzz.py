@@ -5,19 +5,18 @@ that breaks the domain's rules gets stored."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import pathlib
-import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
 
 import factstream as fs
 from factstream.http import HttpSettings, create_app
+from tests.integration.fuzz_support import ThreadedServer, call_and_check, fuzz_settings
 from tests.unit.http.support import (
     PROBLEM_TYPES,
     TOKEN,
@@ -55,92 +54,38 @@ def _document() -> dict[str, Any]:
 schema = schemathesis.openapi.from_dict(_document())
 
 
-class _Server:
-    """The app on a uvicorn server in a thread with its own event loop and store."""
-
-    def __init__(self, path: pathlib.Path) -> None:
-        self._path = path
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.base = ""
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> _Server:
-        self._thread.start()
-        if not self._ready.wait(60) or self.error is not None:
-            raise RuntimeError(f"the server did not start: {self.error!r}")
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self._loop is not None
-        assert self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(60)
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:
-            self.error = exc
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with fs.connect(f"sqlite:///{self._path}") as store:
-            await populate(store)
-            async with (
-                CounterModel(store) as model,
-                serving(_app(store, model, sample_dead_letters())) as base,
-            ):
-                self.base = base
-                self._ready.set()
-                await self._stop.wait()
-            watcher = getattr(store, "_watcher", None)  # see tests/unit/http/conftest.py
-            if watcher is not None:
-                await asyncio.shield(watcher)
+@contextlib.asynccontextmanager
+async def _serve(path: pathlib.Path) -> AsyncIterator[str]:
+    async with fs.connect(f"sqlite:///{path}") as store:
+        await populate(store)
+        async with (
+            CounterModel(store) as model,
+            serving(_app(store, model, sample_dead_letters())) as base,
+        ):
+            yield base
+        watcher = getattr(store, "_watcher", None)  # see tests/unit/http/conftest.py
+        if watcher is not None:
+            await asyncio.shield(watcher)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Server]:
-    with _Server(tmp_path_factory.mktemp("fuzz") / "fuzz.db") as running:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
+    path = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
+    with ThreadedServer(lambda: _serve(path)) as running:
         yield running
-
-
-def _problem_documents(ctx: Any, response: Any, case: Any) -> bool | None:
-    if response.status_code >= 400:
-        content_type = response.headers.get("content-type", [""])
-        content_type = content_type[0] if isinstance(content_type, list) else content_type
-        assert content_type.startswith("application/problem+json"), (
-            f"{response.status_code} answered with {content_type!r}"
-        )
-        assert "Traceback" not in response.text
-    return None
 
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-def test_no_request_gets_a_server_error(case: Any, server: _Server) -> None:
+@fuzz_settings(max_examples=40)
+def test_no_request_gets_a_server_error(case: Any, server: ThreadedServer) -> None:
     if case.path == "/events" and case.method == "GET":
         pytest.skip("the live feed never ends; it has its own tests")
-    headers = {**AUTH, **(case.headers or {})}
-    case.call_and_validate(
-        base_url=server.base,
-        headers=headers,
-        timeout=10,
-        checks=[not_a_server_error, _problem_documents],
-    )
+    call_and_check(case, server.base, AUTH)
 
 
 @pytest.mark.slow
-def test_fuzzing_stored_nothing_that_breaks_the_rules(server: _Server) -> None:
+def test_fuzzing_stored_nothing_that_breaks_the_rules(server: ThreadedServer) -> None:
     with httpx.Client(base_url=server.base, headers=AUTH, timeout=10) as client:
         position = 1
         while True:

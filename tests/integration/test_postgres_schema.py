@@ -47,6 +47,34 @@ async def test_connect_creates_the_schema_named_in_the_url(pg: PostgresHarness) 
     assert objects["versions"] == list(range(1, SCHEMA_VERSION + 1))
 
 
+async def test_a_version_1_schema_gets_the_lookup_indexes_when_opened(
+    pg: PostgresHarness,
+) -> None:
+    async with fs.connect(pg.url) as store:
+        await store.append("s", [fs.NewEvent("T", {}, correlation_id="c", causation_id="k")])
+    conn = await asyncpg.connect(pg.base_url)
+    try:  # back to schema version 1, as an older factstream left it
+        await conn.execute(f'DROP INDEX "{pg.schema}".events_correlation_id')
+        await conn.execute(f'DROP INDEX "{pg.schema}".events_causation_id')
+        await conn.execute(f'DELETE FROM "{pg.schema}".migrations WHERE version > 1')
+    finally:
+        await conn.close()
+    async with fs.connect(pg.url) as store:
+        assert [e.type for e in await store.events_by_correlation("c")] == ["T"]
+        assert [e.type for e in await store.events_by_causation("k")] == ["T"]
+        [info] = await store.list_streams()
+        assert (info.stream_id, info.version) == ("s", 1)
+    conn = await asyncpg.connect(pg.base_url)
+    try:
+        indexes = await conn.fetch(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = $1", pg.schema
+        )
+    finally:
+        await conn.close()
+    assert {"events_correlation_id", "events_causation_id"} <= {r[0] for r in indexes}
+    assert (await _schema_objects(pg))["versions"] == list(range(1, SCHEMA_VERSION + 1))
+
+
 async def test_many_stores_opening_at_once_migrate_once(pg: PostgresHarness) -> None:
     stores = await asyncio.gather(*(pg.open() for _ in range(6)))
     try:

@@ -272,6 +272,16 @@ async def test_factstream_serve_orders(tmp_path: pathlib.Path) -> None:
             assert read.json()["status"] in ("confirmed", "cancelled")
             names = {p["name"] for p in (await client.get("/projections")).json()["projections"]}
             assert names == {"orders", "revenue_per_day"}
+            # /metrics sees the command handlers' store: the appends of these commands.
+            scraped = (await client.get("/metrics")).text
+            appended = [
+                line
+                for line in scraped.splitlines()
+                if line.startswith('factstream_events_appended_total{backend="sqlite"}')
+            ]
+            assert appended, scraped
+            assert float(appended[0].rsplit(" ", 1)[1]) >= 3
+            assert 'factstream_command_duration_seconds_count{command="CreateOrder"' in scraped
     finally:
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=30)[0].decode()

@@ -110,9 +110,22 @@ async def _serve(
 ) -> None:
     from ..http import create_app
 
+    registry = None
+    if with_metrics:
+        try:
+            from ..observability import Metrics
+
+            registry = Metrics()
+        except ImportError:
+            typer.echo("metrics are off: pip install 'factstream[metrics]'", err=True)
     async with contextlib.AsyncExitStack() as stack:
+        store: Any
         if orders is None:
-            inner = await stack.enter_async_context(connect(url))
+            store = await stack.enter_async_context(connect(url))
+            if registry is not None:
+                from ..observability import InstrumentedEventStore
+
+                store = InstrumentedEventStore(store, registry)
             make_app: Callable[..., Any] = functools.partial(create_app, settings)
         else:
             compose, orders_http = _import_orders()
@@ -120,23 +133,14 @@ async def _serve(
                 store_url=url, broker_url=orders.broker_url, redis_url=orders.redis_url
             )
             try:
-                system = await compose.OrdersSystem.open(options)
+                # The system wraps its store itself, so the command handlers' appends, the
+                # saga's and the runners' reads all reach /metrics.
+                system = await compose.OrdersSystem.open(options, metrics=registry)
             except (FactstreamError, OSError, TimeoutError) as exc:
                 _fail(f"the orders system did not start: {type(exc).__name__}: {exc}")
             stack.push_async_callback(system.close)
-            inner = system.store
+            store = system.store
             make_app = functools.partial(orders_http.create_orders_app, settings, system)
-        store: Any = inner
-        registry = None
-        if with_metrics:
-            try:
-                from ..observability import InstrumentedEventStore, Metrics
-
-                registry = Metrics()
-            except ImportError:
-                typer.echo("metrics are off: pip install 'factstream[metrics]'", err=True)
-            else:
-                store = InstrumentedEventStore(inner, registry)
         what = "the orders system on " if orders is not None else ""
         await _run(make_app(store=store, metrics=registry), settings, f"{what}{url}", log_level)
 

@@ -96,17 +96,10 @@ def list_streams(
     limit: int = typer.Option(100, min=1, max=10_000, help="How many streams."),
     as_json: bool = JsonOption,
 ) -> None:
-    """List streams in id order (SQLite stores for now)."""
-    from ..http.sqlite_catalog import SqliteStreamCatalog
+    """List streams in id order, with their version and newest event."""
 
     async def work(opened: EventStore) -> Any:
-        catalog = SqliteStreamCatalog.for_store(opened)
-        if catalog is None:
-            _fail("listing streams needs a SQLite store for now (the store port has no query)")
-        try:
-            return await catalog.list_streams(after, limit, prefix)
-        finally:
-            await catalog.close()
+        return await opened.list_streams(prefix, after, limit)
 
     streams = _run(store, work)
     next_after = streams[-1].stream_id if len(streams) == limit else None
@@ -116,8 +109,15 @@ def list_streams(
     table = Table(title=f"streams in {store}")
     table.add_column("stream")
     table.add_column("version", justify="right")
+    table.add_column("last position", justify="right")
+    table.add_column("last event at")
     for info in streams:
-        table.add_row(info.stream_id, str(info.version))
+        table.add_row(
+            info.stream_id,
+            str(info.version),
+            str(info.last_position),
+            info.last_recorded_at.isoformat(timespec="seconds"),
+        )
     console = Console()
     console.print(table)
     if next_after is not None:
@@ -196,9 +196,7 @@ def show_event(
     """Show one event with its data and metadata."""
 
     async def work(opened: EventStore) -> RecordedEvent | None:
-        async for event in opened.read_all(position, limit=1):
-            return event if event.position == position else None
-        return None
+        return await opened.event_at(position)
 
     event = _run(store, work)
     if event is None:

@@ -4,6 +4,7 @@ log, its live Server-Sent Events feed, health, metrics and the web console.
 Build it with :func:`create_app`; run it with ``factstream serve`` or any ASGI server.
 """
 
+from ..store.catalog import StreamInfo
 from .app import create_app
 from .consistency import STATUS_HEADER, TOKEN_HEADER, Freshness
 from .endpoints import CommandCall, CommandEndpoint, CommandResult, QueryCall, QueryEndpoint
@@ -12,17 +13,14 @@ from .ports import (
     ConsistencyWaiter,
     DeadLetter,
     DeadLetterSource,
-    EventLocator,
     HealthCheck,
+    ProjectionControl,
     ProjectionStatus,
     ProjectionStatusSource,
-    StreamCatalog,
-    StreamInfo,
 )
 from .problems import Conflict, NotFound, Problem, ProblemType, Unprocessable
 from .readside import ProjectionDeadLetters, ProjectionsStatus
 from .settings import HttpSettings, is_loopback
-from .sqlite_catalog import SqliteStreamCatalog
 
 __all__ = [
     "STATUS_HEADER",
@@ -35,21 +33,19 @@ __all__ = [
     "ConsistencyWaiter",
     "DeadLetter",
     "DeadLetterSource",
-    "EventLocator",
     "Freshness",
     "HealthCheck",
     "HttpSettings",
     "NotFound",
     "Problem",
     "ProblemType",
+    "ProjectionControl",
     "ProjectionDeadLetters",
     "ProjectionStatus",
     "ProjectionStatusSource",
     "ProjectionsStatus",
     "QueryCall",
     "QueryEndpoint",
-    "SqliteStreamCatalog",
-    "StreamCatalog",
     "StreamInfo",
     "Unprocessable",
     "create_app",

@@ -17,21 +17,15 @@ from .. import __version__
 from ..observability import Metrics
 from ..store.base import EventStore
 from .console import console_routes
+from .control import control_routes
 from .endpoints import CommandEndpoint, QueryEndpoint, command_handler, query_handler
 from .health import StoreCheck, health_routes, metrics_route
 from .lag import LagHistory
 from .operations import operation_routes
-from .ports import (
-    DeadLetterSource,
-    EventLocator,
-    HealthCheck,
-    ProjectionStatusSource,
-    StreamCatalog,
-)
+from .ports import DeadLetterSource, HealthCheck, ProjectionControl, ProjectionStatusSource
 from .problems import ProblemType, problem_handler
 from .security import TokenAuthMiddleware
 from .settings import HttpSettings
-from .sqlite_catalog import SqliteStreamCatalog
 from .sse import Feeds, feed_route
 from .streams import stream_routes
 
@@ -51,8 +45,7 @@ def create_app(
     health_checks: Sequence[HealthCheck] = (),
     projections: ProjectionStatusSource | None = None,
     dead_letters: DeadLetterSource | None = None,
-    catalog: StreamCatalog | None = None,
-    locator: EventLocator | None = None,
+    projection_control: ProjectionControl | None = None,
     tracer_provider: TracerProvider | None = None,
 ) -> Litestar:
     """The HTTP API and web console over ``store``.
@@ -68,38 +61,33 @@ def create_app(
         health_checks: readiness checks besides the store's own.
         projections: projection statuses for ``/projections`` and the console's lag chart.
         dead_letters: the dead-letter store behind ``/dead-letters``.
-        catalog: lists streams; derived from a SQLite store when not given.
-        locator: finds events by id; derived from a SQLite store when not given.
+        projection_control: rebuilds and resets projections
+            (``POST /projections/{name}/rebuild|reset``, the console's buttons); 501 without.
         tracer_provider: when given, every request gets an OpenTelemetry SERVER span that
             continues an incoming W3C ``traceparent``; handlers run inside it (wrap the store
             in ``TracingEventStore`` with the same provider to trace the appends).
     """
     feeds = Feeds()
-    owned: list[SqliteStreamCatalog] = []
-    if catalog is None or locator is None:
-        derived = SqliteStreamCatalog.for_store(store)
-        if derived is not None:
-            owned.append(derived)
-            catalog = catalog or derived
-            locator = locator or derived
     lag = (
         LagHistory(projections, store, settings.lag_sample_interval, settings.lag_history)
         if projections is not None
         else None
     )
     features = {
-        "streams": catalog is not None,
-        "events_by_id": locator is not None,
+        "streams": True,
+        "events_by_id": True,
         "projections": projections is not None,
         "dead_letters": dead_letters is not None,
+        "projection_control": projection_control is not None,
         "metrics": metrics is not None,
         "token_required": settings.token is not None,
     }
     handlers: list[Any] = [
         *health_routes([StoreCheck(store), *health_checks], settings.health_timeout),
-        *stream_routes(store, settings, catalog, locator, features),
+        *stream_routes(store, settings, features),
         feed_route(store, settings, feeds),
-        *operation_routes(store, settings, lag, dead_letters),
+        *operation_routes(store, settings, lag, dead_letters, projection_control is not None),
+        *control_routes(projection_control),
     ]
     if metrics is not None:
         handlers.append(metrics_route(metrics))
@@ -122,8 +110,6 @@ def create_app(
                 sampler.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sampler
-            for owned_catalog in owned:
-                await owned_catalog.close()
 
     middleware = []
     if tracer_provider is not None:

@@ -37,6 +37,7 @@ class ProjectionView(msgspec.Struct, frozen=True, kw_only=True):
 
 class Projections(msgspec.Struct, frozen=True, kw_only=True):
     configured: bool
+    controllable: bool
     head_position: int
     sample_interval: float
     projections: list[ProjectionView]
@@ -72,6 +73,7 @@ def operation_routes(
     settings: HttpSettings,
     lag: LagHistory | None,
     dead_letters: DeadLetterSource | None,
+    controllable: bool = False,
 ) -> list[HTTPRouteHandler]:
     @get("/projections", tags=["operations"], summary="Projections with lag and lag history")
     async def projections() -> Projections:
@@ -79,6 +81,7 @@ def operation_routes(
             head = await store.head_position()
             return Projections(
                 configured=False,
+                controllable=controllable,
                 head_position=head,
                 sample_interval=settings.lag_sample_interval,
                 projections=[],
@@ -104,6 +107,7 @@ def operation_routes(
         ]
         return Projections(
             configured=True,
+            controllable=controllable,
             head_position=head,
             sample_interval=lag.interval,
             projections=views,
@@ -131,9 +135,7 @@ def operation_routes(
     @get("/dead-letters/{dead_letter_id:str}", tags=["operations"], summary="One dead letter")
     async def show_dead_letter(dead_letter_id: DeadLetterId) -> DeadLetterDetail:
         letter = await _existing(dead_letter_id)
-        event = None
-        async for candidate in store.read_all(letter.position, limit=1):
-            event = candidate if candidate.position == letter.position else None
+        event = await store.event_at(letter.position)
         return DeadLetterDetail(dead_letter=letter, event=event)
 
     async def _act(

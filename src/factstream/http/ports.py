@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-import uuid
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
@@ -19,12 +18,10 @@ __all__ = [
     "ConsistencyWaiter",
     "DeadLetter",
     "DeadLetterSource",
-    "EventLocator",
     "HealthCheck",
+    "ProjectionControl",
     "ProjectionStatus",
     "ProjectionStatusSource",
-    "StreamCatalog",
-    "StreamInfo",
 ]
 
 
@@ -35,37 +32,6 @@ class ConsistencyWaiter(Protocol):
 
     async def wait_for(self, position: int, timeout: float) -> bool:
         """Wait until everything up to ``position`` is processed; False after ``timeout`` s."""
-        ...
-
-
-class StreamInfo(msgspec.Struct, frozen=True):
-    """A stream and its current version."""
-
-    stream_id: str
-    version: int
-
-
-@runtime_checkable
-class StreamCatalog(Protocol):
-    """Lists streams in stream-id order, a page at a time (keyset pagination).
-
-    The event store port has no such query yet; see :mod:`factstream.http.sqlite_catalog`.
-    """
-
-    async def list_streams(
-        self, after: str | None, limit: int, prefix: str | None = None
-    ) -> list[StreamInfo]:
-        """Up to ``limit`` streams whose id is greater than ``after`` (and starts with
-        ``prefix``), in id order."""
-        ...
-
-
-@runtime_checkable
-class EventLocator(Protocol):
-    """Finds an event's global position from its id (to follow causation links)."""
-
-    async def position_of(self, event_id: uuid.UUID) -> int | None:
-        """The position of the event with ``event_id``, or None when there is none."""
         ...
 
 
@@ -93,6 +59,28 @@ class ProjectionStatusSource(Protocol):
 
     async def projection_statuses(self) -> list[ProjectionStatus]:
         """The current status of every projection."""
+        ...
+
+
+@runtime_checkable
+class ProjectionControl(Protocol):
+    """Rebuilds and resets the projections of a running system (the console's buttons)."""
+
+    async def rebuild_projection(self, name: str) -> str | None:
+        """Build the read model again from the whole log beside the live one, then swap it in.
+
+        Returns:
+            What was done, for people; None when there is no projection ``name``.
+        """
+        ...
+
+    async def reset_projection(self, name: str) -> str | None:
+        """Delete the read model and build it again in place from position 1 (queries see
+        it fill up).
+
+        Returns:
+            What was done, for people; None when there is no projection ``name``.
+        """
         ...
 
 

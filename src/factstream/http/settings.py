@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from ..store.catalog import MAX_LOOKUP_LIMIT
+
 __all__ = ["HttpSettings", "is_loopback"]
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
@@ -37,9 +39,9 @@ class HttpSettings:
             reveal a vanished client).
         sse_buffer: events read ahead for one live-feed client; a slow client slows its own
             subscription, never the heap.
-        max_page: the largest page a list endpoint returns.
-        related_window: how far (in positions, both ways) the event detail looks for events of
-            the same correlation or causation.
+        max_page: the largest page a list endpoint returns (at most 10,000).
+        related_limit: the most events the event detail lists as caused by an event, and as
+            of its correlation (at most 1,000).
         lag_sample_interval: seconds between samples of projection lag (for the console chart).
         lag_history: samples kept per projection.
         health_timeout: seconds each readiness check may take before it counts as failed.
@@ -55,7 +57,7 @@ class HttpSettings:
     sse_keepalive: float = 15.0
     sse_buffer: int = 64
     max_page: int = 1000
-    related_window: int = 500
+    related_limit: int = 100
     lag_sample_interval: float = 5.0
     lag_history: int = 360
     health_timeout: float = 2.0
@@ -72,7 +74,7 @@ class HttpSettings:
             )
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0..65535, got {self.port}")
-        for name in ("max_body_bytes", "sse_buffer", "max_page", "lag_history"):
+        for name in ("max_body_bytes", "sse_buffer", "max_page", "lag_history", "related_limit"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in (
@@ -83,5 +85,6 @@ class HttpSettings:
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.related_window < 0:
-            raise ValueError(f"related_window must be >= 0, got {self.related_window}")
+        for name, most in (("max_page", MAX_LOOKUP_LIMIT), ("related_limit", 1000)):
+            if getattr(self, name) > most:
+                raise ValueError(f"{name} must be <= {most}, got {getattr(self, name)}")

@@ -1,9 +1,9 @@
 """Reading the log over HTTP: streams, single events, pages of the global log.
 
-``GET /streams`` lists streams (needs a :class:`~factstream.http.ports.StreamCatalog`, 501
-without one), ``GET /streams/{stream_id}`` reads one stream, ``GET /events/{position}`` one
-event, ``GET /events/{position}/related`` the events linked to it by causation and correlation,
-``GET /events/by-id/{event_id}`` finds one by id, and ``GET /log`` pages through the global log.
+``GET /streams`` lists streams, ``GET /streams/{stream_id}`` reads one stream,
+``GET /events/{position}`` one event, ``GET /events/{position}/related`` the events linked to it
+by causation and correlation, ``GET /events/by-id/{event_id}`` finds one by id, and ``GET /log``
+pages through the global log.
 These read the log itself, so they are always current: a ``Consistency-Token`` needs no wait.
 """
 
@@ -18,8 +18,8 @@ from litestar.params import PathParameter, QueryParameter
 from .. import __version__
 from ..events import RecordedEvent
 from ..store.base import EventStore
-from .ports import EventLocator, StreamCatalog, StreamInfo
-from .problems import NotFound, Problem
+from ..store.catalog import StreamInfo
+from .problems import NotFound
 from .related import Related, find_related
 from .settings import HttpSettings
 
@@ -51,19 +51,9 @@ class Info(msgspec.Struct, frozen=True):
     features: dict[str, bool]
 
 
-def _unavailable(what: str) -> Problem:
-    return Problem(
-        f"{what} needs a query this event store does not offer yet (SQLite only for now)",
-        status=501,
-        kind="not-supported",
-    )
-
-
 def stream_routes(
     store: EventStore,
     settings: HttpSettings,
-    catalog: StreamCatalog | None,
-    locator: EventLocator | None,
     features: dict[str, bool],
 ) -> list[HTTPRouteHandler]:
     """The route handlers reading the log."""
@@ -86,9 +76,7 @@ def stream_routes(
         prefix: Annotated[str | None, QueryParameter(max_length=255)] = None,
         limit: Limit = 100,
     ) -> StreamPage:
-        if catalog is None:
-            raise _unavailable("listing streams")
-        streams = await catalog.list_streams(after, limit, prefix)
+        streams = await store.list_streams(prefix, after, limit)
         next_after = streams[-1].stream_id if len(streams) == limit else None
         return StreamPage(streams=streams, next_after=next_after)
 
@@ -119,9 +107,9 @@ def stream_routes(
         )
 
     async def _event_at(position: int) -> RecordedEvent:
-        async for event in store.read_all(position, limit=1):
-            if event.position == position:
-                return event
+        event = await store.event_at(position)
+        if event is not None:
+            return event
         raise NotFound(f"there is no event at position {position}", position=position)
 
     @get("/events/{position:int}", tags=["log"], summary="The event at a global position")
@@ -135,16 +123,14 @@ def stream_routes(
     )
     async def related(position: Position) -> Related:
         event = await _event_at(position)
-        return await find_related(store, locator, event, settings.related_window)
+        return await find_related(store, event, settings.related_limit)
 
     @get("/events/by-id/{event_id:uuid}", tags=["log"], summary="The event with an id")
     async def event_by_id(event_id: Annotated[uuid.UUID, PathParameter()]) -> RecordedEvent:
-        if locator is None:
-            raise _unavailable("finding an event by id")
-        position = await locator.position_of(event_id)
-        if position is None:
+        event = await store.event_by_id(event_id)
+        if event is None:
             raise NotFound(f"there is no event with id {event_id}", event_id=str(event_id))
-        return await _event_at(position)
+        return event
 
     @get("/log", tags=["log"], summary="A page of the global log, forwards from a position")
     async def log_page(

@@ -7,6 +7,7 @@ msgspec.
 from typing import TYPE_CHECKING, Any
 
 from .base import EventStore, StoreBase
+from .catalog import StreamInfo
 from .connect import connect
 from .limits import StoreLimits
 from .memory import MemoryEventStore
@@ -23,6 +24,7 @@ __all__ = [
     "SqliteEventStore",
     "StoreBase",
     "StoreLimits",
+    "StreamInfo",
     "Subscription",
     "connect",
 ]

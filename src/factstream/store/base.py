@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import abc
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import Literal, Protocol, Self, runtime_checkable
 
 from ..events import (
     ANY,
@@ -16,12 +17,16 @@ from ..events import (
     RecordedEvent,
     StoreClosed,
 )
+from .catalog import StreamInfo, check_event_id, check_link, check_listing
 from .encoding import EncodedEvent, check_expected_version, check_stream_id, encode_batch
 from .limits import StoreLimits
 from .notifier import HeadNotifier
 from .subscription import Subscription
 
-__all__ = ["EventStore", "StoreBase"]
+__all__ = ["EventStore", "Link", "StoreBase"]
+
+Link = Literal["correlation", "causation"]
+_MAX_POSITION = 2**63 - 1  # the largest position a database column holds
 
 
 @runtime_checkable
@@ -70,6 +75,35 @@ class EventStore(Protocol):
 
     async def head_position(self) -> int:
         """The position of the newest committed event (0 for an empty store)."""
+        ...
+
+    async def list_streams(
+        self, prefix: str | None = None, after: str | None = None, limit: int = 100
+    ) -> list[StreamInfo]:
+        """Up to ``limit`` streams whose id starts with ``prefix`` and sorts after ``after``,
+        in id order (code point order): page on with the last id as ``after``."""
+        ...
+
+    async def event_at(self, position: int) -> RecordedEvent | None:
+        """The event at a global position, or None when there is none (yet)."""
+        ...
+
+    async def event_by_id(self, event_id: uuid.UUID) -> RecordedEvent | None:
+        """The event with this id, or None."""
+        ...
+
+    async def events_by_correlation(
+        self, correlation_id: str, from_position: int = 1, limit: int = 100
+    ) -> list[RecordedEvent]:
+        """Up to ``limit`` events with this correlation id from ``from_position``, in
+        position order."""
+        ...
+
+    async def events_by_causation(
+        self, causation_id: str, from_position: int = 1, limit: int = 100
+    ) -> list[RecordedEvent]:
+        """Up to ``limit`` events whose causation id is ``causation_id`` (the events an event
+        caused: pass its id as a string) from ``from_position``, in position order."""
         ...
 
     async def close(self) -> None:
@@ -151,6 +185,42 @@ class StoreBase(abc.ABC):
             check_stream_id(stream_id, self.limits)
         return Subscription(self, from_position, stream_id)
 
+    async def list_streams(
+        self, prefix: str | None = None, after: str | None = None, limit: int = 100
+    ) -> list[StreamInfo]:
+        self._check_open()
+        checked = check_listing(prefix, after, limit, self.limits.max_stream_id_length)
+        return await self._list_streams(*checked)
+
+    async def event_at(self, position: int) -> RecordedEvent | None:
+        self._check_open()
+        _check_positive_int("position", position)
+        if position > _MAX_POSITION:
+            return None
+        return await self._event_at(position)
+
+    async def event_by_id(self, event_id: uuid.UUID) -> RecordedEvent | None:
+        self._check_open()
+        return await self._event_by_id(check_event_id(event_id))
+
+    async def events_by_correlation(
+        self, correlation_id: str, from_position: int = 1, limit: int = 100
+    ) -> list[RecordedEvent]:
+        self._check_open()
+        limit = check_link("correlation_id", correlation_id, from_position, limit)
+        if from_position > _MAX_POSITION:
+            return []
+        return await self._events_linked("correlation", correlation_id, from_position, limit)
+
+    async def events_by_causation(
+        self, causation_id: str, from_position: int = 1, limit: int = 100
+    ) -> list[RecordedEvent]:
+        self._check_open()
+        limit = check_link("causation_id", causation_id, from_position, limit)
+        if from_position > _MAX_POSITION:
+            return []
+        return await self._events_linked("causation", causation_id, from_position, limit)
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -195,6 +265,22 @@ class StoreBase(abc.ABC):
 
     @abc.abstractmethod
     async def stream_version(self, stream_id: str) -> int: ...
+
+    @abc.abstractmethod
+    async def _list_streams(self, prefix: str, after: str, limit: int) -> list[StreamInfo]:
+        """Streams with ids ``> after`` starting with ``prefix`` (``""``: no condition)."""
+
+    @abc.abstractmethod
+    async def _event_at(self, position: int) -> RecordedEvent | None: ...
+
+    @abc.abstractmethod
+    async def _event_by_id(self, event_id: uuid.UUID) -> RecordedEvent | None: ...
+
+    @abc.abstractmethod
+    async def _events_linked(
+        self, link: Link, value: str, from_position: int, limit: int
+    ) -> list[RecordedEvent]:
+        """Events whose ``<link>_id`` is ``value``, from a position, in position order."""
 
     @abc.abstractmethod
     async def head_position(self) -> int: ...

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Self
 
 from ..events import ANY, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 from .base import EventStore
+from .catalog import StreamInfo
 from .subscription import Subscription
 
 __all__ = ["StoreDecorator"]
@@ -53,6 +55,32 @@ class StoreDecorator:
 
     async def head_position(self) -> int:
         return await self.inner.head_position()
+
+    async def list_streams(
+        self, prefix: str | None = None, after: str | None = None, limit: int = 100
+    ) -> list[StreamInfo]:
+        return await self.inner.list_streams(prefix, after, limit)
+
+    async def event_at(self, position: int) -> RecordedEvent | None:
+        return await self.inner.event_at(position)
+
+    async def event_by_id(self, event_id: uuid.UUID) -> RecordedEvent | None:
+        return await self.inner.event_by_id(event_id)
+
+    async def events_by_correlation(
+        self, correlation_id: str, from_position: int = 1, limit: int = 100
+    ) -> list[RecordedEvent]:
+        return await self.inner.events_by_correlation(correlation_id, from_position, limit)
+
+    async def events_by_causation(
+        self, causation_id: str, from_position: int = 1, limit: int = 100
+    ) -> list[RecordedEvent]:
+        return await self.inner.events_by_causation(causation_id, from_position, limit)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the store underneath is closed (False if it cannot tell)."""
+        return bool(getattr(self.inner, "closed", False))
 
     async def close(self) -> None:
         await self.inner.close()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import uuid
 
 from ..events import AppendResult, ExpectedVersion, RecordedEvent, WrongExpectedVersion
 from ..events.versions import satisfied
-from .base import StoreBase
+from .base import Link, StoreBase
+from .catalog import StreamInfo, stream_info
 from .encoding import EncodedEvent
 from .envelope import decode_envelope, encode_envelope, encode_timestamp, stored_event
 from .idempotency import match_stored_batch
@@ -28,6 +30,8 @@ class MemoryEventStore(StoreBase):
         self._log: list[bytes] = []  # position p is self._log[p - 1]
         self._streams: dict[str, list[int]] = {}  # stream id -> indexes into _log
         self._by_id: dict[uuid.UUID, int] = {}
+        self._stream_ids: list[str] = []  # sorted, for list_streams
+        self._links: dict[Link, dict[str, list[int]]] = {"correlation": {}, "causation": {}}
 
     @classmethod
     async def open(cls, limits: StoreLimits | None = None) -> MemoryEventStore:
@@ -51,6 +55,8 @@ class MemoryEventStore(StoreBase):
             raise WrongExpectedVersion(stream_id, expected, actual)
         if indexes is None:
             indexes = self._streams[stream_id] = []
+            bisect.insort(self._stream_ids, stream_id)
+        correlations, causations = self._links["correlation"], self._links["causation"]
         now = encode_timestamp(dt.datetime.now(dt.UTC))
         first_position = len(self._log) + 1
         for offset, event in enumerate(batch, 1):
@@ -58,6 +64,10 @@ class MemoryEventStore(StoreBase):
             self._log.append(encode_envelope(event, stream_id, actual + offset, index + 1, now))
             indexes.append(index)
             self._by_id[event.id] = index
+            if event.correlation_id:
+                correlations.setdefault(event.correlation_id, []).append(index)
+            if event.causation_id:
+                causations.setdefault(event.causation_id, []).append(index)
         head = len(self._log)
         self._notifier.advance(head)
         return AppendResult(stream_id, actual + len(batch), head, first_position)
@@ -81,6 +91,32 @@ class MemoryEventStore(StoreBase):
     async def _read_all_page(self, from_position: int, limit: int) -> list[RecordedEvent]:
         start = from_position - 1
         return [decode_envelope(body) for body in self._log[start : start + limit]]
+
+    async def _list_streams(self, prefix: str, after: str, limit: int) -> list[StreamInfo]:
+        ids = self._stream_ids
+        start = (
+            bisect.bisect_right(ids, after) if after >= prefix else bisect.bisect_left(ids, prefix)
+        )
+        found = []
+        for stream_id in ids[start : start + limit]:
+            if not stream_id.startswith(prefix):
+                break
+            found.append(stream_info(decode_envelope(self._log[self._streams[stream_id][-1]])))
+        return found
+
+    async def _event_at(self, position: int) -> RecordedEvent | None:
+        return decode_envelope(self._log[position - 1]) if position <= len(self._log) else None
+
+    async def _event_by_id(self, event_id: uuid.UUID) -> RecordedEvent | None:
+        index = self._by_id.get(event_id)
+        return None if index is None else decode_envelope(self._log[index])
+
+    async def _events_linked(
+        self, link: Link, value: str, from_position: int, limit: int
+    ) -> list[RecordedEvent]:
+        indexes = self._links[link].get(value, [])
+        start = bisect.bisect_left(indexes, from_position - 1)
+        return [decode_envelope(self._log[i]) for i in indexes[start : start + limit]]
 
     async def stream_version(self, stream_id: str) -> int:
         self._check_open()

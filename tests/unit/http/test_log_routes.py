@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 import factstream as fs
 from factstream.http import HttpSettings, create_app
 
@@ -34,7 +36,14 @@ async def test_streams_are_listed_in_id_order_page_by_page(
             "order-1",
             "order-2",
         ]
-        assert first["streams"][1] == {"stream_id": "order-0", "version": 2}
+        listed = first["streams"][1]
+        [newest] = await store.read("order-0", backwards=True, limit=1)
+        assert listed == {
+            "stream_id": "order-0",
+            "version": 2,
+            "last_position": newest.position,
+            "last_recorded_at": newest.timestamp.isoformat().replace("+00:00", "Z"),
+        }
         rest = (await client.get("/streams", params={"after": first["next_after"]})).json()
         assert [s["stream_id"] for s in rest["streams"]] == ["order-3", "order-4"]
         assert rest["next_after"] is None
@@ -137,16 +146,55 @@ async def test_bad_parameters_are_400_problems_naming_the_parameter(
         assert (await client.delete("/streams")).status_code == 405
 
 
-async def test_stores_without_a_catalog_answer_501_for_listing(store: fs.EventStore) -> None:
+async def test_every_backend_lists_streams_and_finds_events_by_id() -> None:
     memory = await fs.connect("memory://")
+    placed = fs.NewEvent("Placed", {})
+    await memory.append("order-1", [placed])
     app = create_app(HttpSettings(), memory)
     async with running(app) as client:
-        response = await client.get("/streams")
-        assert response.status_code == 501
-        assert response.headers["content-type"] == PROBLEM
+        listed = (await client.get("/streams")).json()
+        assert [s["stream_id"] for s in listed["streams"]] == ["order-1"]
+        assert (await client.get(f"/events/by-id/{placed.id}")).json()["type"] == "Placed"
         info = (await client.get("/info")).json()
-        assert info["features"]["streams"] is False
+        assert info["features"]["streams"] is True
     await memory.close()
+
+
+async def test_related_events_are_found_however_far_apart(
+    store: fs.EventStore, make_app: AppFactory
+) -> None:
+    placed = fs.NewEvent("Placed", {}, correlation_id="req-9")
+    await store.append("order-1", [placed])
+    await store.append("noise", [fs.NewEvent("Other", {"n": n}) for n in range(1500)])
+    caused = [
+        fs.NewEvent("Reserved", {"n": n}, correlation_id="req-9", causation_id=str(placed.id))
+        for n in range(3)
+    ]
+    result = await store.append("stock-1", caused)
+    async with running(make_app(HttpSettings(related_limit=2))) as client:
+        related = (await client.get("/events/1/related")).json()
+        assert [e["data"]["n"] for e in related["caused"]] == [0, 1]
+        assert [e["data"]["n"] for e in related["correlated"]] == [0, 1]
+        assert related["more_caused"] is True
+        assert related["more_correlated"] is True
+        assert related["limit"] == 2
+        back = (await client.get(f"/events/{result.position}/related")).json()
+        assert back["caused_by"]["id"] == str(placed.id)
+        assert back["more_caused"] is False
+        assert [e["data"]["n"] for e in back["same_cause"]] == [0, 1]  # the same command's
+        assert back["more_same_cause"] is False
+        assert related["same_cause"] == []  # no causation id
+        assert [e["type"] for e in back["correlated"]] == ["Placed", "Reserved"]
+        assert back["correlated"][1]["position"] != result.position
+
+
+async def test_settings_refuse_lookups_beyond_the_store_limits() -> None:
+    with pytest.raises(ValueError, match="max_page"):
+        HttpSettings(max_page=10_001)
+    with pytest.raises(ValueError, match="related_limit"):
+        HttpSettings(related_limit=0)
+    with pytest.raises(ValueError, match="related_limit"):
+        HttpSettings(related_limit=1001)
 
 
 async def test_info_reports_the_head_and_features(

@@ -70,6 +70,16 @@ async def test_the_instrumented_store_passes_everything_through() -> None:
             async for event in subscription:
                 assert event.position == result.position
                 break
+        # The lookups of the port pass through too, and so does whether it is closed.
+        [info] = await store.list_streams()
+        assert (info.stream_id, info.last_position) == ("s", result.position)
+        [event] = await store.read("s")
+        assert await store.event_at(result.position) == event
+        assert await store.event_by_id(event.id) == event
+        assert await store.events_by_correlation("none") == []
+        assert await store.events_by_causation("none") == []
+        assert not store.closed
+    assert store.closed
 
 
 def test_the_telemetry_catalogue_in_docs_is_current() -> None:

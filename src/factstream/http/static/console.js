@@ -64,7 +64,8 @@ const eventHref = (position) => `#/event/${position}`;
 const json = (value) => h("pre", { class: "json" }, JSON.stringify(value, null, 2));
 
 function page(title, subtitle, ...content) {
-  main.replaceChildren(h("h1", {}, title), subtitle ? h("p", { class: "sub" }, subtitle) : null, ...content);
+  const parts = [h("h1", {}, title), subtitle ? h("p", { class: "sub" }, subtitle) : null, ...content];
+  main.replaceChildren(...parts.filter((part) => part !== null && part !== undefined));
 }
 
 function failed(error) {
@@ -106,10 +107,13 @@ async function viewStreams(params) {
   }
   const rows = result.streams.map((s) => h("tr", {},
     h("td", {}, h("a", { href: streamHref(s.stream_id), class: "mono" }, s.stream_id)),
-    h("td", { class: "num" }, fmtNum(s.version))));
+    h("td", { class: "num" }, fmtNum(s.version)),
+    h("td", { class: "num" }, h("a", { href: eventHref(s.last_position) }, s.last_position)),
+    h("td", { class: "muted" }, fmtTime(s.last_recorded_at))));
   const table = rows.length
     ? h("div", { class: "card" }, h("table", { id: "streams" },
-        h("thead", {}, h("tr", {}, h("th", {}, "Stream"), h("th", { class: "num" }, "Version"))),
+        h("thead", {}, h("tr", {}, h("th", {}, "Stream"), h("th", { class: "num" }, "Version"),
+          h("th", { class: "num" }, "Last event"), h("th", {}, "Last written"))),
         h("tbody", {}, rows)))
     : h("div", { class: "card empty" }, "No streams.");
   const pager = h("div", { class: "pager" },
@@ -149,7 +153,9 @@ async function viewEvent(position) {
     h("div", {}, "Event id"), h("div", { class: "mono" }, e.id),
     h("div", {}, "Correlation id"), h("div", { class: "mono" }, e.correlation_id || "–"),
     h("div", {}, "Causation id"), h("div", { class: "mono" },
-      e.causation_id ? link(e.causation_id, related.caused_by ? eventHref(related.caused_by.position) : `#/event-id/${e.causation_id}`) : "–"),
+      !e.causation_id ? "–"
+        : related.caused_by ? link(e.causation_id, eventHref(related.caused_by.position))
+        : [e.causation_id, h("span", { class: "muted" }, " (a command or request, not an event of this log)")]),
     h("div", {}, "Schema version"), h("div", {}, e.schema_version));
   const nav = h("div", { class: "pager" },
     e.position > 1 ? h("a", { href: eventHref(e.position - 1) }, "← Previous in log") : null,
@@ -161,8 +167,10 @@ async function viewEvent(position) {
       h("div", {}, h("h2", {}, "Metadata"), h("div", { class: "card" }, json(e.metadata)))),
     relatedList("Caused by", related.caused_by ? [related.caused_by] : [], e.causation_id ? "The cause is not an event in this log." : "No causation id."),
     relatedList("Caused", related.caused, "No event names this one as its cause."),
-    relatedList("Same correlation", related.correlated, e.correlation_id ? "No other event of this correlation nearby." : "No correlation id."),
-    h("p", { class: "muted" }, `Causes and correlations are searched between positions ${related.window[0]} and ${related.window[1]}.`),
+    relatedList("Same cause", related.same_cause, e.causation_id ? "No other event has this causation id." : "No causation id."),
+    relatedList("Same correlation", related.correlated, e.correlation_id ? "No other event has this correlation id." : "No correlation id."),
+    related.more_caused || related.more_correlated || related.more_same_cause
+      ? h("p", { class: "muted" }, `Only the first ${related.limit} events of each list are shown.`) : null,
     nav);
 }
 
@@ -226,7 +234,38 @@ function stateTag(p) {
   return h("span", { class: `tag ${kind}` }, p.state);
 }
 
+// Asks in the page's own dialog (no window.confirm: it blocks the page and its timers).
+function confirmAction(title, text) {
+  const dialog = document.getElementById("confirm");
+  document.getElementById("confirm-title").textContent = title;
+  document.getElementById("confirm-text").textContent = text;
+  dialog.returnValue = "";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.showModal();
+  });
+}
+
+const PROJECTION_ACTIONS = {
+  rebuild: ["Rebuild", "builds the read model again from the whole log beside the live one, then swaps it in. Queries keep using the current one meanwhile."],
+  reset: ["Reset", "deletes the read model (every generation, its checkpoint and dead letters) and builds it again from position 1. Queries see it empty, then filling up."],
+};
+
 async function viewProjections() {
+  let notice = null;  // the outcome of the last action, kept across redraws
+  const act = async (button, name, action) => {
+    const [label, explanation] = PROJECTION_ACTIONS[action];
+    if (!(await confirmAction(`${label} ${name}?`, `${label} ${explanation}`))) return;
+    button.disabled = true;
+    try {
+      const done = await api(`/projections/${encodeURIComponent(name)}/${action}`, { method: "POST" });
+      notice = h("p", { class: "notice", id: "projection-notice" }, `${name}: ${done.detail}`);
+    } catch (error) {
+      if (error instanceof Unauthorized) return;
+      notice = h("p", { class: "error", id: "projection-notice" }, `${name}: ${error.message}`);
+    }
+    await draw();
+  };
   const draw = async () => {
     const result = await api("/projections");
     showHead(result.head_position);
@@ -239,14 +278,20 @@ async function viewProjections() {
     const table = h("div", { class: "card" }, h("table", { id: "projections" },
       h("thead", {}, h("tr", {}, h("th", {}, "Projection"), h("th", {}, "State"),
         h("th", { class: "num" }, "Position"), h("th", { class: "num" }, "Lag (events)"),
-        h("th", { class: "num" }, "Heartbeat age"), h("th", {}, "Last error"))),
+        h("th", { class: "num" }, "Heartbeat age"), h("th", {}, "Last error"),
+        result.controllable ? h("th", {}, "") : null)),
       h("tbody", {}, result.projections.map((p) => h("tr", {},
         h("td", {}, p.name), h("td", {}, stateTag(p)),
         h("td", { class: "num" }, fmtNum(p.position)), h("td", { class: "num" }, fmtNum(p.lag)),
         h("td", { class: "num" }, p.heartbeat_age_seconds === null ? "–" : `${p.heartbeat_age_seconds.toFixed(1)} s`),
-        h("td", { class: "error" }, p.error || ""))))));
+        h("td", { class: "error" }, p.error || ""),
+        result.controllable ? h("td", { class: "actions nowrap" }, ["rebuild", "reset"].map((action) => {
+          const button = h("button", { class: action === "reset" ? "danger" : "", "data-action": action,
+            onclick: () => act(button, p.name, action) }, PROJECTION_ACTIONS[action][0]);
+          return button;
+        })) : null)))));
     page("Projections", `Head of the log: ${fmtNum(result.head_position)}. Lag is sampled every ${result.sample_interval} s.`,
-      table, h("h2", {}, "Lag over time"), h("div", { class: "card" }, lagChart(result.projections), legend));
+      notice, table, h("h2", {}, "Lag over time"), h("div", { class: "card" }, lagChart(result.projections), legend));
   };
   await draw();
   const timer = setInterval(() => draw().catch(failed), 3000);
@@ -254,6 +299,13 @@ async function viewProjections() {
 }
 
 async function viewDeadLetters() {
+  await drawDeadLetters();
+  // A retried event leaves the list once its consumer has replayed it: look again now and then.
+  const timer = setInterval(() => drawDeadLetters().catch(failed), 3000);
+  cleanup.push(() => clearInterval(timer));
+}
+
+async function drawDeadLetters() {
   const result = await api("/dead-letters?limit=200");
   if (!result.configured) {
     page("Dead letters", null, h("div", { class: "card empty" }, "This server has no dead-letter store configured."));
@@ -261,7 +313,7 @@ async function viewDeadLetters() {
   }
   const act = async (button, id, action) => {
     button.disabled = true;
-    try { await api(`/dead-letters/${encodeURIComponent(id)}/${action}`, { method: "POST" }); await viewDeadLetters(); }
+    try { await api(`/dead-letters/${encodeURIComponent(id)}/${action}`, { method: "POST" }); await drawDeadLetters(); }
     catch (error) { button.disabled = false; if (!(error instanceof Unauthorized)) alert(error.message); }
   };
   const rows = result.dead_letters.map((d) => {

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import asyncpg
 
 from ...events import AppendResult, ExpectedVersion, RecordedEvent, StoreUnavailable
-from ..base import StoreBase
+from ..base import Link, StoreBase
+from ..catalog import StreamInfo, listing_bounds, stream_info
 from ..encoding import EncodedEvent, RowDecoder
 from ..limits import StoreLimits
 from .connection import (
@@ -20,6 +22,7 @@ from .connection import (
     settings_from_url,
 )
 from .listener import NotificationListener
+from .lookups import Lookups
 from .schema import migrate
 from .statements import Statements
 from .writer import AppendRequest, CommitRowsHook, PostgresWriter
@@ -52,6 +55,7 @@ class PostgresEventStore(StoreBase):
         self.poll_interval = settings.poll_interval
         self._sql = Statements.for_schema(settings.schema)
         self._has_hook = on_commit_rows is not None
+        self._lookups = Lookups.for_schema(settings.schema)
         self._writer = PostgresWriter(
             settings, self._sql, self._connect_writer, self._notifier.advance, on_commit_rows
         )
@@ -178,6 +182,28 @@ class PostgresEventStore(StoreBase):
 
     async def _read_all_page(self, from_position: int, limit: int) -> list[RecordedEvent]:
         return await self._events(self._sql.read_all, from_position, limit)
+
+    # -- lookups (store/catalog.py) -------------------------------------------------------
+
+    async def _list_streams(self, prefix: str, after: str, limit: int) -> list[StreamInfo]:
+        low, strict, high = listing_bounds(prefix, after)
+        sql = self._lookups.list_streams[strict, high is not None]
+        bounds = (low, prefix, limit) if high is None else (low, prefix, limit, high)
+        found = await self._events(sql, *bounds)
+        return [stream_info(last) for last in found]
+
+    async def _event_at(self, position: int) -> RecordedEvent | None:
+        found = await self._events(self._lookups.by_position, position)
+        return found[0] if found else None
+
+    async def _event_by_id(self, event_id: uuid.UUID) -> RecordedEvent | None:
+        found = await self._events(self._lookups.by_id, event_id)
+        return found[0] if found else None
+
+    async def _events_linked(
+        self, link: Link, value: str, from_position: int, limit: int
+    ) -> list[RecordedEvent]:
+        return await self._events(self._lookups.linked[link], value, from_position, limit)
 
     async def stream_version(self, stream_id: str) -> int:
         rows = await self._fetch(self._sql.stream_version, stream_id)

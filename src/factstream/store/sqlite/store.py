@@ -8,6 +8,7 @@ import logging
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -20,10 +21,12 @@ from ...events import (
     StoreUnavailable,
     UnsupportedUrl,
 )
-from ..base import StoreBase
+from ..base import Link, StoreBase
+from ..catalog import StreamInfo, listing_bounds, stream_info
 from ..encoding import EncodedEvent
 from ..envelope import decode_envelope
 from ..limits import StoreLimits
+from . import lookups
 from .connection import SqliteSettings, open_connection
 from .schema import migrate
 from .writer import AppendRequest, SqliteWriter
@@ -226,6 +229,31 @@ class SqliteEventStore(StoreBase):
             self._query_events, _READ_ALL, (first[-1].position + 1, limit - len(first))
         )
         return first + rest
+
+    # -- lookups (store/catalog.py) -------------------------------------------------------
+
+    async def _list_streams(self, prefix: str, after: str, limit: int) -> list[StreamInfo]:
+        low, strict, high = listing_bounds(prefix, after)
+        sql = lookups.list_streams(strict, high is not None)
+        params = (low, high, limit) if high is not None else (low, limit)
+        # Grouping reads every version of the listed streams: in a reader thread.
+        return [
+            stream_info(last) for last in await self._in_reader(self._query_events, sql, params)
+        ]
+
+    async def _event_at(self, position: int) -> RecordedEvent | None:
+        found = self._query_inline(lookups.BY_POSITION, (position,))
+        return found[0] if found else None
+
+    async def _event_by_id(self, event_id: uuid.UUID) -> RecordedEvent | None:
+        found = self._query_inline(lookups.BY_ID, (event_id.bytes,))
+        return found[0] if found else None
+
+    async def _events_linked(
+        self, link: Link, value: str, from_position: int, limit: int
+    ) -> list[RecordedEvent]:
+        sql = lookups.LINKED[link]
+        return await self._in_reader(self._query_events, sql, (value, from_position, limit))
 
     async def stream_version(self, stream_id: str) -> int:
         return self._scalar_inline(_STREAM_VERSION, (stream_id,))

@@ -26,6 +26,7 @@ from ... import (
 from ...store.base import StoreBase
 from ...store.subscription import Subscription
 from .harness import StoreHarness
+from .lookups import LookupContract
 
 __all__ = ["EventStoreContract"]
 
@@ -46,7 +47,7 @@ async def collect(
     return received
 
 
-class EventStoreContract:
+class EventStoreContract(LookupContract):
     """Subclass with a ``harness`` fixture yielding a :class:`StoreHarness`."""
 
     @pytest.fixture
