@@ -23,6 +23,7 @@ from .problems import Conflict, NotFound, Problem, ProblemType, Unprocessable
 from .readside import ProjectionDeadLetters, ProjectionsStatus
 from .settings import HttpSettings, is_loopback
 from .sqlite_catalog import SqliteStreamCatalog
+from .streaming_health import StreamingStatus
 
 __all__ = [
     "STATUS_HEADER",
@@ -51,6 +52,7 @@ __all__ = [
     "SqliteStreamCatalog",
     "StreamCatalog",
     "StreamInfo",
+    "StreamingStatus",
     "Unprocessable",
     "create_app",
     "is_loopback",

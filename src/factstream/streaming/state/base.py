@@ -11,7 +11,16 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["CheckpointStore", "LeaseStore", "StreamMark", "StreamingState", "VersionStore"]
+__all__ = [
+    "Beat",
+    "CheckpointStore",
+    "HeartbeatStore",
+    "LeaseStore",
+    "StoredBeat",
+    "StreamMark",
+    "StreamingState",
+    "VersionStore",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +85,62 @@ class StreamingState(CheckpointStore, LeaseStore, VersionStore, Protocol):
     """All three ports over one database."""
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """One heartbeat of a relay or a consumer-group member.
+
+    Attributes:
+        component: ``relay`` or ``consumer``.
+        name: the relay's settings name, or the consumer group.
+        member: the relay's owner id, or the member id.
+        state: ``running``, ``stopped`` (left cleanly) or ``failed`` (ended by an error).
+        active: the relay holds its lease / the member reads at least one partition.
+        position: how far it got (relay: the acknowledged position; member: events handled).
+        lag: events it was behind at the beat, as it saw them (``None``: not known).
+        beat_every: seconds between beats; three missed beats make it dead.
+        error: the last failure, as text.
+    """
+
+    component: str
+    name: str
+    member: str
+    host: str
+    pid: int
+    state: str
+    active: bool
+    position: int
+    lag: int | None
+    beat_every: float
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBeat:
+    """A heartbeat as read back: the beat, and its ages by the database's clock.
+
+    Attributes:
+        heartbeat_age: seconds since the beat was written.
+        progress_age: seconds since ``position`` last moved.
+    """
+
+    beat: Beat
+    heartbeat_age: float
+    progress_age: float
+
+
+@runtime_checkable
+class HeartbeatStore(Protocol):
+    async def save_heartbeat(self, beat: Beat, progress_age: float) -> None:
+        """Write ``beat`` (one row per component, name and member); its position last moved
+        ``progress_age`` seconds ago."""
+        ...
+
+    async def load_heartbeats(self) -> list[StoredBeat]:
+        """Every heartbeat row, by component, name and member."""
+        ...
+
+    async def forget_heartbeats(self, older_than: float) -> int:
+        """Delete the rows not beaten for ``older_than`` seconds; how many went."""
+        ...
