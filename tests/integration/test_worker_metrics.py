@@ -1,0 +1,85 @@
+"""``--metrics-port`` of the worker commands: the process's registry, scraped over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+import socket
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
+
+import factstream as fs
+from factstream.cli.app import app
+
+from .worker_processes import metrics_port, start_cli, stop
+
+
+def families(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    return {
+        family.name: [(sample.labels, sample.value) for sample in family.samples]
+        for family in text_string_to_metric_families(text)
+    }
+
+
+async def test_the_relay_serves_its_metrics_and_every_relays_heartbeat(
+    tmp_path: pathlib.Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/events.db"
+    async with fs.connect(url) as store:
+        await store.append("order-1", [fs.NewEvent("Placed", {})])
+    log = tmp_path / "relay.log"
+    relay = await start_cli(
+        log, "streaming", "relay", "--store", url, "--broker", "memory://",
+        "--name", "scraped", "--heartbeat-interval", "0.1", "--metrics-port", "0",
+    )  # fmt: skip
+    try:
+        port = await metrics_port(relay, log)
+        async with httpx.AsyncClient() as client, asyncio.timeout(30):
+            while True:
+                response = await client.get(f"http://127.0.0.1:{port}/metrics")
+                assert response.status_code == 200
+                found = families(response.text)
+                beats = found.get("factstream_heartbeat_age_seconds", [])
+                if beats:
+                    break
+                await asyncio.sleep(0.05)
+        [(labels, age)] = beats
+        assert labels["component"] == "relay"
+        assert labels["name"].startswith("scraped/relay-")
+        assert 0 <= age < 30
+        [(lag_labels, lag)] = found["factstream_lag_events"]
+        assert lag_labels == labels
+        assert lag >= 0
+        assert "factstream_append_duration_seconds" in found  # the whole catalogue is served
+    finally:
+        await stop(relay)
+
+
+def test_a_taken_metrics_port_is_a_clear_error(tmp_path: pathlib.Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner(env={"COLUMNS": "200"}).invoke(
+            app,
+            [
+                "streaming", "relay", "--store", f"sqlite:///{tmp_path}/e.db",
+                "--broker", "memory://", "--metrics-port", str(port),
+            ],
+        )  # fmt: skip
+    assert result.exit_code == 2
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in result.output
+
+
+def test_a_metrics_port_out_of_range_is_refused(tmp_path: pathlib.Path) -> None:
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+        app,
+        [
+            "streaming", "relay", "--store", f"sqlite:///{tmp_path}/e.db",
+            "--broker", "memory://", "--metrics-port", "70000",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "Invalid value for '--metrics-port'" in " ".join(result.output.split())
