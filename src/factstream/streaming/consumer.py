@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from ..events import RecordedEvent
 from ..store.base import EventStore
 from .brokers.base import Broker
+from .partitioning import category_of, partition_of
 from .state.base import StreamingState
 from .worker import Handler, PartitionStats, PartitionWorker, RetryPolicy, new_member_id
 
@@ -193,8 +194,14 @@ class ConsumerGroup:
     async def _traced(self, event: RecordedEvent) -> None:
         from ..observability.tracing import is_live, process_span
 
+        stream_id = event.stream_id
         with process_span(
-            [event], consumer=self.name, live=is_live(event), tracer_provider=self.tracer_provider
+            [event],
+            consumer=self.name,
+            live=is_live(event),
+            tracer_provider=self.tracer_provider,
+            destination=category_of(stream_id),  # the subject's category, as published
+            partition=partition_of(stream_id, self.broker.partitions),
         ):
             await self.handler(event)
 
