@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import pathlib
 import socket
 
@@ -42,7 +43,7 @@ async def test_the_relay_serves_its_metrics_and_every_relays_heartbeat(
                 assert response.status_code == 200
                 found = families(response.text)
                 beats = found.get("factstream_heartbeat_age_seconds", [])
-                if beats:
+                if beats and found.get("factstream_lag_events"):  # once active: a lag
                     break
                 await asyncio.sleep(0.05)
         [(labels, age)] = beats
@@ -83,3 +84,35 @@ def test_a_metrics_port_out_of_range_is_refused(tmp_path: pathlib.Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 2
     assert "Invalid value for '--metrics-port'" in " ".join(result.output.split())
+
+
+async def test_log_format_json_makes_the_workers_records_json_lines(
+    tmp_path: pathlib.Path,
+) -> None:
+    log = tmp_path / "relay.log"
+    relay = await start_cli(
+        log, "--log-format", "json", "--log-level", "info", "streaming", "relay",
+        "--store", f"sqlite:///{tmp_path}/events.db", "--broker", "memory://",
+    )  # fmt: skip
+    try:
+        async with asyncio.timeout(30):
+            while "is active" not in (text := await asyncio.to_thread(log.read_text)):
+                assert relay.returncode is None, text
+                await asyncio.sleep(0.05)
+    finally:
+        await stop(relay)
+    records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    [active] = [r for r in records if "is active" in r["message"]]
+    assert active["level"] == "INFO"
+    assert active["logger"] == "factstream.streaming.relay"
+    assert {"time", "message"} <= set(active)
+
+
+def test_bad_log_options_are_refused(tmp_path: pathlib.Path) -> None:
+    runner = CliRunner(env={"COLUMNS": "200"})
+    bad_format = runner.invoke(app, ["--log-format", "xml", "streaming", "--help"])
+    assert bad_format.exit_code == 2
+    assert "'xml' is not a log format: use text or json" in " ".join(bad_format.output.split())
+    bad_level = runner.invoke(app, ["--log-level", "loud", "streaming", "--help"])
+    assert bad_level.exit_code == 2
+    assert "unknown log level 'loud'" in " ".join(bad_level.output.split())

@@ -144,11 +144,15 @@ async def _serve(
 async def _run(app: Any, settings: Any, what: str, log_level: str) -> None:
     import uvicorn
 
+    from ..observability.logging import configured_json
+
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=log_level,
+        # With --log-format json, uvicorn's records go to that handler as JSON too.
+        log_config=None if configured_json() else uvicorn.config.LOGGING_CONFIG,
         lifespan="on",
         # Live feeds never finish by themselves: give them a moment, then end them.
         timeout_graceful_shutdown=3,

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeAlias, TypeVar, overload
 
 from ..events import AppendResult, DuplicateEventId, RecordedEvent, WrongExpectedVersion, uuid7
+from ..events.correlation import HANDLING
 from .aggregate import Aggregate
 from .errors import HandlerNotFound
 from .repository import Repository
@@ -231,7 +232,11 @@ class CommandBus:
         call: Next = run
         for middleware in reversed(self._middleware):
             call = _bind(middleware, call)
-        return await call(command, context)
+        token = HANDLING.set(context)  # log records carry its ids
+        try:
+            return await call(command, context)
+        finally:
+            HANDLING.reset(token)
 
     @staticmethod
     def context_for(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..events import RecordedEvent
+from ..events.correlation import HANDLING
 from ..store.base import EventStore
 from .brokers.base import Broker
 from .partitioning import category_of, partition_of
@@ -108,7 +109,7 @@ class ConsumerGroup:
         self.state = state
         self.handler = handler
         self.tracer_provider = tracer_provider
-        self._handle: Handler = handler if tracer_provider is None else self._traced
+        self._handle: Handler = self._correlated if tracer_provider is None else self._traced
         self.settings = settings or GroupSettings()
         self.member = member or new_member_id()
         self.status = GroupStatus()
@@ -191,6 +192,13 @@ class ConsumerGroup:
         )
         self._workers[partition] = (worker, task)
 
+    async def _correlated(self, event: RecordedEvent) -> None:
+        token = HANDLING.set(event)  # what the handler logs carries the event's ids
+        try:
+            await self.handler(event)
+        finally:
+            HANDLING.reset(token)
+
     async def _traced(self, event: RecordedEvent) -> None:
         from ..observability.tracing import is_live, process_span
 
@@ -203,7 +211,7 @@ class ConsumerGroup:
             destination=category_of(stream_id),  # the subject's category, as published
             partition=partition_of(stream_id, self.broker.partitions),
         ):
-            await self.handler(event)
+            await self._correlated(event)
 
     async def _stop(self, partition: int, reason: str) -> None:
         _, task = self._workers.pop(partition)
