@@ -18,10 +18,11 @@ from typing import IO, Any
 import msgspec
 
 from ..events.correlation import current_message
+from .names import LOG_FIELDS
 
 __all__ = ["FIELDS", "CorrelationFilter", "JsonFormatter", "TextFormatter", "configure"]
 
-FIELDS = ("correlation_id", "causation_id", "command_id", "event_id", "trace_id", "span_id")
+FIELDS = tuple(field for field, _ in LOG_FIELDS)
 """The attributes :class:`CorrelationFilter` sets on every record (``None`` when unknown)."""
 
 # Attributes every LogRecord has: anything else on a record came from ``extra=``.
