@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import pathlib
+import signal
 import socket
 
 import httpx
@@ -13,6 +14,8 @@ from typer.testing import CliRunner
 
 import factstream as fs
 from factstream.cli.app import app
+from factstream.streaming import open_streaming_state
+from factstream.streaming.heartbeats import component_status
 
 from .worker_processes import metrics_port, start_cli, stop
 
@@ -54,8 +57,18 @@ async def test_the_relay_serves_its_metrics_and_every_relays_heartbeat(
         assert lag_labels == labels
         assert lag >= 0
         assert "factstream_append_duration_seconds" in found  # the whole catalogue is served
+
+        relay.send_signal(signal.SIGTERM)  # a deploy: the relay stops cleanly, not dead
+        async with asyncio.timeout(30):
+            assert await relay.wait() == 0
     finally:
         await stop(relay)
+    state = await open_streaming_state(url)
+    try:
+        [stopped] = await component_status(state, include_stopped=True)
+    finally:
+        await state.close()
+    assert (stopped.label, stopped.state, stopped.pid) == (labels["name"], "stopped", relay.pid)
 
 
 def test_a_taken_metrics_port_is_a_clear_error(tmp_path: pathlib.Path) -> None:

@@ -15,7 +15,7 @@ from ..store.base import EventStore
 from ..store.connect import connect
 from ..streaming import DeadLetters, Relay, RelaySettings, open_broker, open_streaming_state
 from ..streaming.heartbeats import relay_heartbeat
-from .workers import MetricsHost, MetricsPort, serve_metrics
+from .workers import MetricsHost, MetricsPort, run_until_stopped, serve_metrics
 
 streaming = typer.Typer(
     help="Relay the log to a broker; manage dead letters.", no_args_is_help=True
@@ -91,8 +91,7 @@ def relay(
                 await state.close()
 
     try:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run())
+        run_until_stopped(run())
     finally:
         if server is not None:
             server.close()

@@ -1,8 +1,13 @@
-"""What every long-running worker command shares: its Prometheus endpoint (``--metrics-port``)."""
+"""What every long-running worker command shares: its Prometheus endpoint (``--metrics-port``)
+and a clean stop on SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, NoReturn
+import asyncio
+import contextlib
+import signal
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -10,7 +15,7 @@ if TYPE_CHECKING:
     from ..observability import Metrics
     from ..observability.metrics import MetricsServer
 
-__all__ = ["MetricsHost", "MetricsPort", "serve_metrics"]
+__all__ = ["MetricsHost", "MetricsPort", "run_until_stopped", "serve_metrics"]
 
 MetricsPort = Annotated[
     int | None,
@@ -51,3 +56,22 @@ def serve_metrics(command: str, port: int, host: str) -> tuple[Metrics, MetricsS
         _fail(command, f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}")
     typer.echo(f"factstream {command}: metrics at http://{host}:{server.port}/metrics", err=True)
     return metrics, server
+
+
+def run_until_stopped(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` until it ends or SIGINT / SIGTERM arrives; then cancel it, so its ``finally``
+    blocks run (a last heartbeat says "stopped", not dead), and return normally (exit 0)."""
+
+    async def main() -> None:
+        task = asyncio.ensure_future(work)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    asyncio.run(main())

@@ -28,7 +28,9 @@ class StreamingMetrics:
     cleanly or were forgotten leave the exposition.
     """
 
-    def __init__(self, metrics: Metrics, state: StreamingState, store: EventStore | None = None):
+    def __init__(
+        self, metrics: Metrics, state: StreamingState, store: EventStore | None = None
+    ) -> None:
         self._state = state
         self._store = store
         self._lag = metrics.gauge(names.LAG_EVENTS)
