@@ -14,22 +14,15 @@ from collections.abc import AsyncIterator
 import pytest
 
 import factstream as fs
-from factstream.http import CheckResult, HttpSettings, StreamingStatus, create_app
+from factstream.http import HttpSettings, StreamingStatus, create_app
 from factstream.streaming import StreamingState, open_broker, open_streaming_state
 from tests.services import require
 from tests.unit.http.support import running
 
+from .health_support import until
+
 MEMBER = pathlib.Path(__file__).with_name("heartbeat_member.py")
 CLI = "from factstream.cli import main; main()"
-
-
-async def until(check: StreamingStatus, healthy: bool) -> CheckResult:
-    async with asyncio.timeout(30):
-        while True:
-            result = await check.check()
-            if result.healthy is healthy:
-                return result
-            await asyncio.sleep(0.05)
 
 
 @pytest.fixture

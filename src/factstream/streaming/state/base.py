@@ -7,9 +7,9 @@ small ports that one object per database implements.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "Beat",
@@ -20,6 +20,8 @@ __all__ = [
     "StreamMark",
     "StreamingState",
     "VersionStore",
+    "beat_from_row",
+    "beat_values",
 ]
 
 
@@ -114,6 +116,40 @@ class Beat:
     lag: int | None
     beat_every: float
     error: str | None = None
+
+
+def beat_values(beat: Beat) -> tuple[Any, ...]:
+    """The fields of ``beat`` in their column order (``component`` ... ``error``)."""
+    return (
+        beat.component,
+        beat.name,
+        beat.member,
+        beat.host,
+        beat.pid,
+        beat.state,
+        beat.active,
+        beat.position,
+        beat.lag,
+        float(beat.beat_every),
+        beat.error,
+    )
+
+
+def beat_from_row(row: Sequence[Any]) -> Beat:
+    """A :class:`Beat` from a row whose first columns are :func:`beat_values`' order."""
+    return Beat(
+        str(row[0]),
+        str(row[1]),
+        str(row[2]),
+        str(row[3]),
+        int(row[4]),
+        str(row[5]),
+        bool(row[6]),
+        int(row[7]),
+        None if row[8] is None else int(row[8]),
+        float(row[9]),
+        None if row[10] is None else str(row[10]),
+    )
 
 
 @dataclass(frozen=True, slots=True)

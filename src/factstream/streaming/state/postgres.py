@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from .base import Beat, StoredBeat, StreamMark
+from .base import Beat, StoredBeat, StreamMark, beat_from_row, beat_values
 from .migrations import migrations, statements
 
 __all__ = ["PostgresStreamingState"]
@@ -126,35 +126,11 @@ class PostgresStreamingState:
         return {r["stream_id"]: StreamMark(r["version"], r["parked"]) for r in rows}
 
     async def save_heartbeat(self, beat: Beat, progress_age: float) -> None:
-        await self._pool.execute(
-            self._sql["save_beat"],
-            beat.component,
-            beat.name,
-            beat.member,
-            beat.host,
-            beat.pid,
-            beat.state,
-            beat.active,
-            beat.position,
-            beat.lag,
-            float(beat.beat_every),
-            beat.error,
-            float(progress_age),
-        )
+        await self._pool.execute(self._sql["save_beat"], *beat_values(beat), float(progress_age))
 
     async def load_heartbeats(self) -> list[StoredBeat]:
         rows = await self._pool.fetch(self._sql["load_beats"])
-        return [
-            StoredBeat(
-                Beat(
-                    r["component"], r["name"], r["member"], r["host"], r["pid"], r["state"],
-                    r["active"], r["position"], r["lag"], r["beat_every"], r["error"],
-                ),
-                r["heartbeat_age"],
-                r["progress_age"],
-            )
-            for r in rows
-        ]  # fmt: skip
+        return [StoredBeat(beat_from_row(r), r["heartbeat_age"], r["progress_age"]) for r in rows]
 
     async def forget_heartbeats(self, older_than: float) -> int:
         status = await self._pool.execute(self._sql["forget_beats"], float(older_than))

@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
 
 from ...store.sqlite.connection import enable_wal
-from .base import Beat, StoredBeat, StreamMark
+from .base import Beat, StoredBeat, StreamMark, beat_from_row, beat_values
 from .migrations import migrations, statements
 
 __all__ = ["SqliteStreamingState"]
@@ -176,7 +176,7 @@ class SqliteStreamingState:
 
     async def save_heartbeat(self, beat: Beat, progress_age: float) -> None:
         now = time.time()
-        await self._run(self._write, _SAVE_BEAT, [(*_beat_row(beat), now, now - progress_age)])
+        await self._run(self._write, _SAVE_BEAT, [(*beat_values(beat), now, now - progress_age)])
 
     async def load_heartbeats(self) -> list[StoredBeat]:
         rows = await self._run(
@@ -186,18 +186,7 @@ class SqliteStreamingState:
             (),
         )
         now = time.time()
-        return [
-            StoredBeat(
-                Beat(
-                    str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), str(r[5]),
-                    bool(r[6]), int(r[7]), None if r[8] is None else int(r[8]), float(r[9]),
-                    r[10],
-                ),
-                now - float(r[11]),
-                now - float(r[12]),
-            )
-            for r in rows
-        ]  # fmt: skip
+        return [StoredBeat(beat_from_row(r), now - float(r[11]), now - float(r[12])) for r in rows]
 
     async def forget_heartbeats(self, older_than: float) -> int:
         return await self._run(
@@ -208,22 +197,6 @@ class SqliteStreamingState:
 
     async def close(self) -> None:
         await self._run(self._conn.close)
-
-
-def _beat_row(beat: Beat) -> tuple[Any, ...]:
-    return (
-        beat.component,
-        beat.name,
-        beat.member,
-        beat.host,
-        beat.pid,
-        beat.state,
-        int(beat.active),
-        beat.position,
-        beat.lag,
-        beat.beat_every,
-        beat.error,
-    )
 
 
 def _connect(path: str, busy_timeout: float) -> sqlite3.Connection:
