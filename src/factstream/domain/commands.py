@@ -232,7 +232,7 @@ class CommandBus:
         call: Next = run
         for middleware in reversed(self._middleware):
             call = _bind(middleware, call)
-        token = HANDLING.set(context)  # log records carry its ids
+        token = HANDLING.set([context])  # log records carry its ids
         try:
             return await call(command, context)
         finally:

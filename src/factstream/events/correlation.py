@@ -25,19 +25,26 @@ class Correlated(Protocol):
     def causation_id(self) -> str | None: ...
 
 
-HANDLING: ContextVar[Correlated | None] = ContextVar("factstream_handling", default=None)
-"""The command context or event whose handler runs in this context (``None``: neither)."""
+HANDLING: ContextVar[list[Correlated | None] | None] = ContextVar(
+    "factstream_handling", default=None
+)
+"""A one-item list holding the command context or event whose handler runs in this context.
+
+A list rather than the message itself so that a loop over a batch sets the variable once and
+then only replaces the item per event (setting a context variable allocates; this does not).
+"""
 
 
 def current_message() -> Correlated | None:
     """The command context or event being handled here, if any."""
-    return HANDLING.get()
+    cell = HANDLING.get()
+    return None if cell is None else cell[0]
 
 
 @contextmanager
 def handling(message: Correlated) -> Iterator[None]:
     """Mark ``message`` as being handled for the duration of the block."""
-    token = HANDLING.set(message)
+    token = HANDLING.set([message])
     try:
         yield
     finally:

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from ..events import RecordedEvent
-from ..events.correlation import HANDLING
+from ..events.correlation import HANDLING, Correlated
 
 __all__ = ["Projection", "handles"]
 
@@ -100,13 +100,14 @@ class Projection(Generic[TxT]):
         once (for example, sum a batch's amounts per day and write one upsert per day).
         """
         handlers = self._handlers
-        token = HANDLING.set(None)
+        handling: list[Correlated | None] = [None]  # what the handler logs carries its ids
+        token = HANDLING.set(handling)
         try:
             for event in events:
                 entry = handlers.get(event.type)
                 if entry is None:
                     continue
-                HANDLING.set(event)  # what the handler logs carries the event's ids
+                handling[0] = event
                 function, is_async = entry
                 if is_async:
                     await function(event, tx)

@@ -193,7 +193,7 @@ class ConsumerGroup:
         self._workers[partition] = (worker, task)
 
     async def _correlated(self, event: RecordedEvent) -> None:
-        token = HANDLING.set(event)  # what the handler logs carries the event's ids
+        token = HANDLING.set([event])  # what the handler logs carries the event's ids
         try:
             await self.handler(event)
         finally:
