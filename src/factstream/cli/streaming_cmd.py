@@ -47,6 +47,7 @@ def relay(
         float,
         typer.Option(
             min=0.01,
+            max=600,
             help="Seconds between heartbeats in the streaming state; three missed make the "
             "relay dead (factstream_heartbeat_age_seconds, readiness).",
         ),
