@@ -1,4 +1,5 @@
-"""``factstream streaming``: run a relay, list, replay and skip a consumer group's dead letters."""
+"""``factstream streaming``: run a relay, show relays' and members' status, list, replay and skip
+a consumer group's dead letters."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from rich.table import Table
 from ..store.base import EventStore
 from ..store.connect import connect
 from ..streaming import DeadLetters, Relay, RelaySettings, open_broker, open_streaming_state
-from ..streaming.heartbeats import relay_heartbeat
+from ..streaming.heartbeats import UNHEALTHY, ComponentStatus, component_status, relay_heartbeat
 from .workers import MetricsHost, MetricsPort, run_until_stopped, serve_metrics
 
 streaming = typer.Typer(
@@ -96,6 +97,55 @@ def relay(
     finally:
         if server is not None:
             server.close()
+
+
+@streaming.command("status")
+def status(
+    store: Annotated[
+        str, typer.Option("--store", help="The event store URL (its streaming state).")
+    ],
+    stuck_after: Annotated[
+        float, typer.Option(help="Seconds without progress, while behind, that mean stuck.")
+    ] = 60.0,
+    all_components: Annotated[
+        bool, typer.Option("--all", help="Also list the ones that stopped cleanly.")
+    ] = False,
+) -> None:
+    """Relays and consumer-group members from their heartbeats: state, position, lag.
+
+    Exits with status 1 when one is dead, stuck or failed.
+    """
+
+    async def run() -> list[ComponentStatus]:
+        async with connect(store) as opened:
+            state = await open_streaming_state(store)
+            try:
+                return await component_status(
+                    state,
+                    head=await opened.head_position(),
+                    stuck_after=stuck_after,
+                    include_stopped=all_components,
+                )
+            finally:
+                await state.close()
+
+    found = asyncio.run(run())
+    table = Table("component", "name", "member", "state", "where", "position", "lag", "beat")
+    for item in found:
+        colour = {"running": "green", "standby": "cyan", "stopped": "dim"}.get(item.state, "red")
+        table.add_row(
+            item.component,
+            item.name,
+            item.member,
+            f"[{colour}]{item.state}[/]",
+            f"{item.host}:{item.pid}",
+            str(item.position),
+            "-" if item.lag is None else str(item.lag),
+            f"{item.heartbeat_age:.1f}s ago",
+        )
+    Console().print(table)
+    if any(item.state in UNHEALTHY for item in found):
+        raise typer.Exit(1)
 
 
 @dead_letters.command("list")

@@ -30,6 +30,7 @@ from .relay import Relay
 from .state.base import Beat, HeartbeatStore, StreamingState
 
 __all__ = [
+    "UNHEALTHY",
     "ComponentState",
     "ComponentStatus",
     "Heartbeat",
@@ -44,6 +45,7 @@ _log = logging.getLogger("factstream.streaming.heartbeats")
 
 ComponentState = Literal["running", "standby", "stopped", "failed", "dead", "stuck"]
 UNHEALTHY: tuple[ComponentState, ...] = ("dead", "stuck", "failed")
+"""The states that fail readiness."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pathlib
+import time
 from collections.abc import AsyncIterator
 
 import pytest
+from typer.testing import CliRunner
 
 from factstream import MemoryEventStore, NewEvent, RecordedEvent
+from factstream.cli.app import app
 from factstream.http import StreamingStatus
 from factstream.observability import Metrics
 from factstream.observability.streaming import StreamingMetrics
@@ -20,6 +24,7 @@ from factstream.streaming import (
     Relay,
     RelaySettings,
     StreamingState,
+    open_streaming_state,
 )
 from factstream.streaming.heartbeats import (
     Heartbeat,
@@ -243,3 +248,28 @@ async def test_heartbeat_ages_and_lag_are_exported_and_removed(store: MemoryEven
     await heartbeat_store(state).save_heartbeat(_beat("m-1", state="stopped"), progress_age=0.0)
     await exporter.refresh()
     assert samples() == {}
+
+
+def test_the_status_command_lists_components_and_fails_on_a_dead_one(
+    tmp_path: pathlib.Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/events.db"
+
+    async def seed(*beats: Beat) -> None:
+        state = await open_streaming_state(url)
+        for beat in beats:
+            await heartbeat_store(state).save_heartbeat(beat, progress_age=0.0)
+        await state.close()
+
+    runner = CliRunner(env={"COLUMNS": "200"})
+    asyncio.run(seed(_beat("m-1", every=3600)))
+    healthy = runner.invoke(app, ["streaming", "status", "--store", url])
+    assert healthy.exit_code == 0, healthy.output
+    assert "m-1" in healthy.output
+    assert "running" in healthy.output
+    asyncio.run(seed(_beat("m-2", every=0.01)))
+    time.sleep(0.1)  # more than three of m-2's intervals: it is dead
+    dead = runner.invoke(app, ["streaming", "status", "--store", url])
+    assert dead.exit_code == 1, dead.output
+    assert "m-2" in dead.output
+    assert "dead" in dead.output
