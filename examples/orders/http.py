@@ -279,6 +279,7 @@ def create_orders_app(
     store: fs.EventStore | None = None,
     metrics: Metrics | None = None,
     problem_types: Mapping[type[Exception], http.ProblemType] | None = None,
+    tracer_provider: Any = None,
 ) -> Litestar:
     """The HTTP API and web console of a running orders system.
 
@@ -289,6 +290,8 @@ def create_orders_app(
             wrapped in an ``InstrumentedEventStore``; ``system.store`` by default.
         metrics: served at ``/metrics``.
         problem_types: more (or other) error mappings besides :func:`orders_problem_types`.
+        tracer_provider: an OpenTelemetry tracer provider: every request gets a SERVER span
+            (pass the one the system was opened with, so a command's trace starts there).
     """
     store = store or system.store
     status = http.ProjectionsStatus(system.read_target, store, expected=PROJECTIONS)
@@ -302,4 +305,5 @@ def create_orders_app(
         projections=status,
         dead_letters=http.ProjectionDeadLetters(system.read_target, PROJECTIONS),
         projection_control=system.read_models,
+        tracer_provider=tracer_provider,
     )

@@ -14,7 +14,6 @@ import pytest
 
 import factstream as fs
 from factstream.http import (
-    CheckResult,
     HttpSettings,
     ProjectionDeadLetters,
     ProjectionsStatus,
@@ -32,16 +31,9 @@ from factstream.projections import (
 )
 from tests.unit.http.support import running
 
+from .health_support import until
+
 WORKER = pathlib.Path(__file__).parents[1] / "faults" / "projection_worker.py"
-
-
-async def _until(check: ProjectionsStatus, healthy: bool) -> CheckResult:
-    async with asyncio.timeout(30):
-        while True:
-            result = await check.check()
-            if result.healthy is healthy:
-                return result
-            await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -70,26 +62,26 @@ async def test_a_stopped_runner_process_fails_readiness_until_it_resumes(
     )
     check = ProjectionsStatus(SqliteTarget(read_models), store, expected=["ledger"])
     try:
-        healthy = await _until(check, True)
+        healthy = await until(check, True)
         assert "ledger" in healthy.observed
         app = create_app(HttpSettings(health_timeout=5), store, health_checks=[check])
         async with running(app) as client:
             assert (await client.get("/health/ready")).status_code == 200
 
             worker.send_signal(signal.SIGSTOP)  # hung: alive, but its heartbeats stop
-            stopped = await _until(check, False)
+            stopped = await until(check, False)
             assert f"(pid {worker.pid}) is dead" in stopped.detail
             ready = await client.get("/health/ready")
             assert ready.status_code == 503
             assert "is dead" in ready.json()["checks"]["projections"]["detail"]
 
             worker.send_signal(signal.SIGCONT)
-            await _until(check, True)
+            await until(check, True)
             assert (await client.get("/health/ready")).status_code == 200
     finally:
         worker.kill()
         await worker.wait()
-    killed = await _until(check, False)
+    killed = await until(check, False)
     assert "is dead" in killed.detail
 
 

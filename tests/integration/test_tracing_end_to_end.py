@@ -241,6 +241,27 @@ async def test_one_http_command_produces_one_connected_trace(
     for hop in (append, publish, consumed, projected):
         assert hop.attributes is not None
         assert hop.attributes["factstream.correlation_id"] == "corr-1"
+        assert hop.attributes["messaging.message.conversation_id"] == "corr-1"
+        assert hop.attributes["messaging.system"] == "factstream"
+    # OpenTelemetry messaging conventions on the process spans
+    [placed] = billed
+    assert consumed.attributes is not None
+    assert projected.attributes is not None
+    for process in (consumed, projected):
+        assert process.attributes is not None
+        assert process.attributes["messaging.operation.type"] == "process"
+        assert process.attributes["messaging.operation.name"] == "process"
+        assert process.attributes["messaging.message.id"] == str(placed.id)
+        assert process.attributes["messaging.batch.message_count"] == 1
+    assert consumed.attributes["messaging.destination.name"] == "order"  # the subject's category
+    assert consumed.attributes["messaging.destination.partition.id"] in ("0", "1")
+    assert publish.attributes is not None
+    assert (
+        consumed.attributes["messaging.destination.name"]
+        == publish.attributes["messaging.destination.name"]
+    )
+    assert projected.attributes["messaging.destination.name"] == "order-o-1"  # the stream read
+    assert "messaging.destination.partition.id" not in projected.attributes
     assert (
         metrics.registry.get_sample_value(
             "factstream_command_duration_seconds_count", {"command": "PlaceOrder", "outcome": "ok"}

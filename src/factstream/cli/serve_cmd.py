@@ -54,6 +54,12 @@ def serve(
     redis: str | None = typer.Option(
         None, "--redis", help="With --orders: a Redis for the get_order cache."
     ),
+    trace_console: bool = typer.Option(
+        False,
+        "--trace-console",
+        help="Print every span to stdout. Traces are also exported when the standard "
+        "OTEL_* variables ask for it (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER...).",
+    ),
 ) -> None:
     """Serve the HTTP API and the web console over a store (and the orders system's API
     with --orders)."""
@@ -73,7 +79,21 @@ def serve(
     except ValueError as exc:
         _fail(str(exc))
     system = _Orders(broker or "memory://", redis) if orders else None
-    asyncio.run(_serve(settings, store, metrics, log_level, system))
+    provider = _tracer_provider(trace_console)
+    try:
+        asyncio.run(_serve(settings, store, metrics, log_level, system, provider))
+    finally:
+        if provider is not None:
+            provider.shutdown()  # sends the spans still batched
+
+
+def _tracer_provider(console: bool) -> Any:
+    try:
+        from ..observability.setup import tracer_provider_from_env
+
+        return tracer_provider_from_env(console=console)
+    except (ImportError, ValueError) as exc:
+        _fail(f"tracing: {exc}")
 
 
 def _fail(message: str) -> NoReturn:
@@ -106,7 +126,12 @@ def _import_orders() -> tuple[Any, Any]:
 
 
 async def _serve(
-    settings: Any, url: str, with_metrics: bool, log_level: str, orders: _Orders | None = None
+    settings: Any,
+    url: str,
+    with_metrics: bool,
+    log_level: str,
+    orders: _Orders | None = None,
+    tracer_provider: Any = None,
 ) -> None:
     from ..http import create_app
 
@@ -126,7 +151,13 @@ async def _serve(
                 from ..observability import InstrumentedEventStore
 
                 store = InstrumentedEventStore(store, registry)
-            make_app: Callable[..., Any] = functools.partial(create_app, settings)
+            if tracer_provider is not None:
+                from ..observability import TracingEventStore
+
+                store = TracingEventStore(store, tracer_provider)
+            make_app: Callable[..., Any] = functools.partial(
+                create_app, settings, tracer_provider=tracer_provider
+            )
         else:
             compose, orders_http = _import_orders()
             options = compose.OrdersSettings(
@@ -135,12 +166,16 @@ async def _serve(
             try:
                 # The system wraps its store itself, so the command handlers' appends, the
                 # saga's and the runners' reads all reach /metrics.
-                system = await compose.OrdersSystem.open(options, metrics=registry)
+                system = await compose.OrdersSystem.open(
+                    options, metrics=registry, tracer_provider=tracer_provider
+                )
             except (FactstreamError, OSError, TimeoutError) as exc:
                 _fail(f"the orders system did not start: {type(exc).__name__}: {exc}")
             stack.push_async_callback(system.close)
             store = system.store
-            make_app = functools.partial(orders_http.create_orders_app, settings, system)
+            make_app = functools.partial(
+                orders_http.create_orders_app, settings, system, tracer_provider=tracer_provider
+            )
         what = "the orders system on " if orders is not None else ""
         await _run(make_app(store=store, metrics=registry), settings, f"{what}{url}", log_level)
 
@@ -148,11 +183,15 @@ async def _serve(
 async def _run(app: Any, settings: Any, what: str, log_level: str) -> None:
     import uvicorn
 
+    from ..observability.logging import configured_json
+
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=log_level,
+        # With --log-format json, uvicorn's records go to that handler as JSON too.
+        log_config=None if configured_json() else uvicorn.config.LOGGING_CONFIG,
         lifespan="on",
         # Live feeds never finish by themselves: give them a moment, then end them.
         timeout_graceful_shutdown=3,

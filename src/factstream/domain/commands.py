@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeAlias, TypeVar, overload
 
 from ..events import AppendResult, DuplicateEventId, RecordedEvent, WrongExpectedVersion, uuid7
+from ..events.correlation import HANDLING
 from ..events.ids import uuid5_of
 from .aggregate import Aggregate
 from .errors import HandlerNotFound
@@ -229,12 +230,16 @@ class CommandBus:
         if handler is None:
             raise HandlerNotFound(f"no command handler is registered for {type(command).__name__}")
         context = self.context_for(command, command_id, correlation_id, caused_by, metadata)
-        if not self._middleware:
-            return await self._with_retries(handler, command, context)
-        chain = self._chains.get(handler)
-        if chain is None:
-            chain = self._chains[handler] = self._chain(handler)
-        return await chain(command, context)
+        token = HANDLING.set([context])  # log records carry its ids
+        try:
+            if not self._middleware:
+                return await self._with_retries(handler, command, context)
+            chain = self._chains.get(handler)
+            if chain is None:
+                chain = self._chains[handler] = self._chain(handler)
+            return await chain(command, context)
+        finally:
+            HANDLING.reset(token)
 
     def _chain(self, handler: Callable[[Any, CommandContext], Awaitable[Any]]) -> Next:
         """The middleware around ``handler``'s retries, built once per handler."""

@@ -84,6 +84,8 @@ def _compose(ms: int, counter: int) -> int:
         | 0x2 << 62  # variant 10
         | (counter & _RAND_B)  # rand_b: its low 62 bits
     )
+
+
 _sha1 = hashlib.sha1
 _VERSION_5 = 0x5 << 76
 _VARIANT = 0x2 << 62

@@ -21,6 +21,7 @@ from .ports import (
 from .problems import Conflict, NotFound, Problem, ProblemType, Unprocessable
 from .readside import ProjectionDeadLetters, ProjectionsStatus
 from .settings import HttpSettings, is_loopback
+from .streaming_health import StreamingStatus
 
 __all__ = [
     "STATUS_HEADER",
@@ -47,6 +48,7 @@ __all__ = [
     "QueryCall",
     "QueryEndpoint",
     "StreamInfo",
+    "StreamingStatus",
     "Unprocessable",
     "create_app",
     "is_loopback",

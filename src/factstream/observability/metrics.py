@@ -6,6 +6,7 @@ so two stores, or two tests, never share counters by accident.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
     from prometheus_client.metrics_core import Metric
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "MetricsServer"]
 
 
 class Metrics:
@@ -75,11 +76,32 @@ class Metrics:
 
         return generate_latest(self.registry)
 
-    def serve(self, port: int, host: str = "127.0.0.1") -> None:
-        """Serve ``/metrics`` from a background thread (for worker processes)."""
+    def serve(self, port: int, host: str = "127.0.0.1") -> MetricsServer:
+        """Serve the registry at ``http://host:port/metrics`` from a background thread (for
+        worker processes); port 0 picks a free port (see :attr:`MetricsServer.port`).
+
+        Raises:
+            OSError: the address cannot be bound (the port is taken, the host is not local).
+        """
         from prometheus_client import start_http_server
 
-        start_http_server(port, addr=host, registry=self.registry)
+        server, thread = start_http_server(port, addr=host, registry=self.registry)
+        return MetricsServer(server, thread)
+
+
+class MetricsServer:
+    """A running ``/metrics`` endpoint: its port, and :meth:`close`."""
+
+    def __init__(self, server: Any, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+        self.port: int = server.server_address[1]
+
+    def close(self) -> None:
+        """Stop serving and free the port."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
 
 
 class _CommitCollector:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["METRICS", "SPANS", "MetricSpec", "SpanSpec", "catalogue_markdown"]
+__all__ = ["LOG_FIELDS", "METRICS", "SPANS", "MetricSpec", "SpanSpec", "catalogue_markdown"]
 
 # Latency buckets from 100 µs (a grouped SQLite append) to 10 s (a stuck transaction).
 LATENCY_BUCKETS = (
@@ -162,7 +162,8 @@ REDELIVERIES = MetricSpec(
 HEARTBEAT_AGE = MetricSpec(
     "factstream_heartbeat_age_seconds",
     "gauge",
-    "Seconds since a runner, relay or consumer last reported progress.",
+    "Seconds since a runner, relay or consumer last wrote its heartbeat (projections: the "
+    "freshest runner; relays and consumer members: each one, named <name>/<member>).",
     ("component", "name"),
 )
 
@@ -216,7 +217,10 @@ SPAN_PROCESS = SpanSpec(
     "process factstream",
     "consumer",
     "Processing of recorded events by a subscriber, projection or consumer. Continues the "
-    "event's trace for one live event; links to the events' traces for batches and replays.",
+    "event's trace for one live event; links to the events' traces for batches and replays. "
+    "Messaging attributes: operation, consumer group, destination (a consumer's subject "
+    "category, a projection's stream), partition, message id, batch size, and the correlation "
+    "id as `messaging.message.conversation_id`.",
 )
 SPAN_PUBLISH = SpanSpec(
     "publish factstream",
@@ -247,6 +251,17 @@ SPANS: tuple[SpanSpec, ...] = (
 )
 
 
+# -- structured log fields (factstream.observability.logging) -------------------------------
+LOG_FIELDS: tuple[tuple[str, str], ...] = (
+    ("correlation_id", "The conversation of the command or event being handled."),
+    ("causation_id", "What caused it: the event behind a command, the command behind an event."),
+    ("command_id", "The command being handled (by the command bus)."),
+    ("event_id", "The event being handled (by a projection or a consumer group)."),
+    ("trace_id", "The current OpenTelemetry span's trace, 32 hex digits."),
+    ("span_id", "The current OpenTelemetry span, 16 hex digits."),
+)
+
+
 def catalogue_markdown() -> str:
     """The telemetry catalogue as Markdown (docs/telemetry.md)."""
     lines = [
@@ -266,4 +281,16 @@ def catalogue_markdown() -> str:
     lines += ["", "## Spans (OpenTelemetry)", "", "| name | kind | meaning |", "|---|---|---|"]
     for span in SPANS:
         lines.append(f"| `{span.name}` | {span.kind} | {span.help} |")
+    lines += [
+        "",
+        "## Log record fields",
+        "",
+        "Set by `CorrelationFilter` (`factstream.observability.logging`) when known; JSON lines "
+        "leave out the unknown ones.",
+        "",
+        "| field | meaning |",
+        "|---|---|",
+    ]
+    for field, meaning in LOG_FIELDS:
+        lines.append(f"| `{field}` | {meaning} |")
     return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from ..projections.heartbeats import projection_status
 from ..projections.readmodels.sql import SqlTarget
@@ -17,7 +18,7 @@ from ..store.base import EventStore
 from . import names
 from .metrics import Metrics
 
-__all__ = ["ProjectionMetrics"]
+__all__ = ["ProjectionMetrics", "refresh_every"]
 
 _log = logging.getLogger("factstream.observability")
 _COMPONENT = "projection"
@@ -47,9 +48,14 @@ class ProjectionMetrics:
 
     async def run(self, interval: float = 5.0) -> None:
         """Refresh until cancelled; a failed refresh is logged and tried again."""
-        while True:
-            try:
-                await self.refresh()
-            except Exception:
-                _log.warning("refreshing projection metrics failed", exc_info=True)
-            await asyncio.sleep(interval)
+        await refresh_every(self.refresh, interval, "projection metrics")
+
+
+async def refresh_every(refresh: Callable[[], Awaitable[None]], interval: float, what: str) -> None:
+    """Call ``refresh`` every ``interval`` seconds until cancelled, logging failures."""
+    while True:
+        try:
+            await refresh()
+        except Exception:
+            _log.warning("refreshing %s failed", what, exc_info=True)
+        await asyncio.sleep(interval)

@@ -58,6 +58,8 @@ def _common_attributes(events: Sequence[NewEvent] | Sequence[RecordedEvent]) -> 
         first = events[0]
         if first.correlation_id:
             attributes["factstream.correlation_id"] = first.correlation_id
+            # OpenTelemetry's name for a correlation id
+            attributes["messaging.message.conversation_id"] = first.correlation_id
         if first.causation_id:
             attributes["factstream.causation_id"] = first.causation_id
     return attributes
@@ -126,14 +128,24 @@ def process_span(
     consumer: str,
     live: bool,
     tracer_provider: TracerProvider | None = None,
+    destination: str | None = None,
+    partition: int | None = None,
 ) -> Iterator[Span]:
     """A consumer span around processing ``events``.
+
+    Attributes follow the OpenTelemetry messaging conventions: operation ``process``, the
+    consumer group, the destination, the message id (for one event), the correlation id as
+    the conversation id, the batch size.
 
     Args:
         events: what is being processed (one event or a batch).
         consumer: who processes (a projection, relay or consumer group name).
         live: True for events processed as they arrive. One live event continues its trace;
             a batch, or anything not live (catch-up, replay, rebuild), only links to the traces.
+        destination: where the events were read from (a broker subject's category); by
+            default their stream id when they all belong to one stream, else none (the
+            conventions leave it out for a batch from several destinations).
+        partition: the broker partition they were read from, if any.
     """
     from opentelemetry import trace
     from opentelemetry.trace import Link, SpanKind
@@ -141,8 +153,18 @@ def process_span(
     tracer = _tracer(tracer_provider)
     attributes = _common_attributes(events)
     attributes["messaging.operation.type"] = "process"
+    attributes["messaging.operation.name"] = "process"
     attributes["messaging.consumer.group.name"] = consumer
     attributes["messaging.batch.message_count"] = len(events)
+    if destination is None and events:
+        streams = {event.stream_id for event in events}
+        destination = next(iter(streams)) if len(streams) == 1 else None
+    if destination is not None:
+        attributes["messaging.destination.name"] = destination
+    if partition is not None:
+        attributes["messaging.destination.partition.id"] = str(partition)
+    if len(events) == 1:
+        attributes["messaging.message.id"] = str(events[0].id)
     if events:
         attributes["factstream.position"] = events[-1].position
     if live and len(events) == 1:

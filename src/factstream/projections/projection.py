@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from ..events import RecordedEvent
+from ..events.correlation import HANDLING, Correlated
 
 __all__ = ["Projection", "handles"]
 
@@ -99,17 +100,23 @@ class Projection(Generic[TxT]):
         once (for example, sum a batch's amounts per day and write one upsert per day).
         """
         handlers = self._handlers
-        for event in events:
-            entry = handlers.get(event.type)
-            if entry is None:
-                continue
-            function, is_async = entry
-            if is_async:
-                await function(event, tx)
-            else:
-                result = function(event, tx)
-                if inspect.isawaitable(result):
-                    await result
+        handling: list[Correlated | None] = [None]  # what the handler logs carries its ids
+        token = HANDLING.set(handling)
+        try:
+            for event in events:
+                entry = handlers.get(event.type)
+                if entry is None:
+                    continue
+                handling[0] = event
+                function, is_async = entry
+                if is_async:
+                    await function(event, tx)
+                else:
+                    result = function(event, tx)
+                    if inspect.isawaitable(result):
+                        await result
+        finally:
+            HANDLING.reset(token)
 
     async def setup(self, tx: TxT) -> None:
         """Hook: called once, in the transaction that creates the read model (a new

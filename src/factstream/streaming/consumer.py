@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..events import RecordedEvent
+from ..events.correlation import HANDLING
 from ..store.base import EventStore
 from .brokers.base import Broker
+from .partitioning import category_of, partition_of
 from .state.base import StreamingState
 from .worker import Handler, PartitionStats, PartitionWorker, RetryPolicy, new_member_id
 
@@ -107,7 +109,7 @@ class ConsumerGroup:
         self.state = state
         self.handler = handler
         self.tracer_provider = tracer_provider
-        self._handle: Handler = handler if tracer_provider is None else self._traced
+        self._handle: Handler = self._correlated if tracer_provider is None else self._traced
         self.settings = settings or GroupSettings()
         self.member = member or new_member_id()
         self.status = GroupStatus()
@@ -190,13 +192,26 @@ class ConsumerGroup:
         )
         self._workers[partition] = (worker, task)
 
+    async def _correlated(self, event: RecordedEvent) -> None:
+        token = HANDLING.set([event])  # what the handler logs carries the event's ids
+        try:
+            await self.handler(event)
+        finally:
+            HANDLING.reset(token)
+
     async def _traced(self, event: RecordedEvent) -> None:
         from ..observability.tracing import is_live, process_span
 
+        stream_id = event.stream_id
         with process_span(
-            [event], consumer=self.name, live=is_live(event), tracer_provider=self.tracer_provider
+            [event],
+            consumer=self.name,
+            live=is_live(event),
+            tracer_provider=self.tracer_provider,
+            destination=category_of(stream_id),  # the subject's category, as published
+            partition=partition_of(stream_id, self.broker.partitions),
         ):
-            await self.handler(event)
+            await self._correlated(event)
 
     async def _stop(self, partition: int, reason: str) -> None:
         _, task = self._workers.pop(partition)

@@ -116,6 +116,9 @@ async def test_a_projection_catching_up_links_to_the_traces_of_its_batch(
     assert batch.attributes is not None
     assert batch.attributes["messaging.batch.message_count"] == 3
     assert batch.attributes["messaging.consumer.group.name"] == "counted"
+    # three streams: no single destination, and no single message id (OTel conventions)
+    assert "messaging.destination.name" not in batch.attributes
+    assert "messaging.message.id" not in batch.attributes
 
 
 async def test_http_requests_get_server_spans_continuing_the_callers_trace(

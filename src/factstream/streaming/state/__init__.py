@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from ...events import UnsupportedUrl
-from .base import CheckpointStore, LeaseStore, StreamingState, StreamMark, VersionStore
+from .base import (
+    Beat,
+    CheckpointStore,
+    HeartbeatStore,
+    LeaseStore,
+    StoredBeat,
+    StreamingState,
+    StreamMark,
+    VersionStore,
+)
 from .memory import MemoryStreamingState
 
 if TYPE_CHECKING:
@@ -19,11 +28,14 @@ if TYPE_CHECKING:
     from .sqlite import SqliteStreamingState
 
 __all__ = [
+    "Beat",
     "CheckpointStore",
+    "HeartbeatStore",
     "LeaseStore",
     "MemoryStreamingState",
     "PostgresStreamingState",
     "SqliteStreamingState",
+    "StoredBeat",
     "StreamMark",
     "StreamingState",
     "VersionStore",

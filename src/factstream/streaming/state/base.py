@@ -7,11 +7,22 @@ small ports that one object per database implements.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["CheckpointStore", "LeaseStore", "StreamMark", "StreamingState", "VersionStore"]
+__all__ = [
+    "Beat",
+    "CheckpointStore",
+    "HeartbeatStore",
+    "LeaseStore",
+    "StoredBeat",
+    "StreamMark",
+    "StreamingState",
+    "VersionStore",
+    "beat_from_row",
+    "beat_values",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +87,96 @@ class StreamingState(CheckpointStore, LeaseStore, VersionStore, Protocol):
     """All three ports over one database."""
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """One heartbeat of a relay or a consumer-group member.
+
+    Attributes:
+        component: ``relay`` or ``consumer``.
+        name: the relay's settings name, or the consumer group.
+        member: the relay's owner id, or the member id.
+        state: ``running``, ``stopped`` (left cleanly) or ``failed`` (ended by an error).
+        active: the relay holds its lease / the member reads at least one partition.
+        position: how far it got (relay: the acknowledged position; member: events handled).
+        lag: events it was behind at the beat, as it saw them (``None``: not known).
+        beat_every: seconds between beats; three missed beats make it dead.
+        error: the last failure, as text.
+    """
+
+    component: str
+    name: str
+    member: str
+    host: str
+    pid: int
+    state: str
+    active: bool
+    position: int
+    lag: int | None
+    beat_every: float
+    error: str | None = None
+
+
+def beat_values(beat: Beat) -> tuple[Any, ...]:
+    """The fields of ``beat`` in their column order (``component`` ... ``error``)."""
+    return (
+        beat.component,
+        beat.name,
+        beat.member,
+        beat.host,
+        beat.pid,
+        beat.state,
+        beat.active,
+        beat.position,
+        beat.lag,
+        float(beat.beat_every),
+        beat.error,
+    )
+
+
+def beat_from_row(row: Sequence[Any]) -> Beat:
+    """A :class:`Beat` from a row whose first columns are :func:`beat_values`' order."""
+    return Beat(
+        str(row[0]),
+        str(row[1]),
+        str(row[2]),
+        str(row[3]),
+        int(row[4]),
+        str(row[5]),
+        bool(row[6]),
+        int(row[7]),
+        None if row[8] is None else int(row[8]),
+        float(row[9]),
+        None if row[10] is None else str(row[10]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBeat:
+    """A heartbeat as read back: the beat, and its ages by the database's clock.
+
+    Attributes:
+        heartbeat_age: seconds since the beat was written.
+        progress_age: seconds since ``position`` last moved.
+    """
+
+    beat: Beat
+    heartbeat_age: float
+    progress_age: float
+
+
+@runtime_checkable
+class HeartbeatStore(Protocol):
+    async def save_heartbeat(self, beat: Beat, progress_age: float) -> None:
+        """Write ``beat`` (one row per component, name and member); its position last moved
+        ``progress_age`` seconds ago."""
+        ...
+
+    async def load_heartbeats(self) -> list[StoredBeat]:
+        """Every heartbeat row, by component, name and member."""
+        ...
+
+    async def forget_heartbeats(self, older_than: float) -> int:
+        """Delete the rows not beaten for ``older_than`` seconds; how many went."""
+        ...

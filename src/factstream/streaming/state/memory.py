@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Mapping
 
-from .base import StreamMark
+from .base import Beat, StoredBeat, StreamMark
 
 __all__ = ["MemoryStreamingState"]
 
@@ -17,6 +17,7 @@ class MemoryStreamingState:
         self._checkpoints: dict[str, int] = {}
         self._leases: dict[str, tuple[str, float]] = {}
         self._marks: dict[tuple[str, str], StreamMark] = {}
+        self._beats: dict[tuple[str, str, str], tuple[Beat, float, float]] = {}
 
     async def load_checkpoint(self, name: str) -> int:
         return self._checkpoints.get(name, 0)
@@ -66,6 +67,24 @@ class MemoryStreamingState:
             for (group, stream_id), mark in self._marks.items()
             if group == consumer and mark.parked is not None
         }
+
+    async def save_heartbeat(self, beat: Beat, progress_age: float) -> None:
+        now = time.monotonic()
+        self._beats[(beat.component, beat.name, beat.member)] = (beat, now, now - progress_age)
+
+    async def load_heartbeats(self) -> list[StoredBeat]:
+        now = time.monotonic()
+        return [
+            StoredBeat(beat, now - beat_at, now - progress_at)
+            for _, (beat, beat_at, progress_at) in sorted(self._beats.items())
+        ]
+
+    async def forget_heartbeats(self, older_than: float) -> int:
+        limit = time.monotonic() - older_than
+        old = [key for key, (_, beat_at, _) in self._beats.items() if beat_at < limit]
+        for key in old:
+            del self._beats[key]
+        return len(old)
 
     async def close(self) -> None:
         return None

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from .base import StreamMark
+from .base import Beat, StoredBeat, StreamMark, beat_from_row, beat_values
 from .migrations import migrations, statements
 
 __all__ = ["PostgresStreamingState"]
@@ -49,6 +49,22 @@ class PostgresStreamingState:
             "SET version = greatest(m.version, excluded.version), parked = excluded.parked",
             "parked": f"SELECT stream_id, version, parked FROM {s}.marks "
             "WHERE consumer = $1 AND parked IS NOT NULL",
+            "save_beat": f"INSERT INTO {s}.heartbeats (component, name, member, host, pid, "
+            "state, active, position, lag, beat_every, error, heartbeat_at, progress_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, clock_timestamp(), "
+            "clock_timestamp() - make_interval(secs => $12)) "
+            "ON CONFLICT (component, name, member) DO UPDATE SET host = excluded.host, "
+            "pid = excluded.pid, state = excluded.state, active = excluded.active, "
+            "position = excluded.position, lag = excluded.lag, "
+            "beat_every = excluded.beat_every, error = excluded.error, "
+            "heartbeat_at = excluded.heartbeat_at, progress_at = excluded.progress_at",
+            "load_beats": "SELECT component, name, member, host, pid, state, active, position, "
+            "lag, beat_every, error, "
+            "extract(epoch FROM clock_timestamp() - heartbeat_at)::float8 AS heartbeat_age, "
+            "extract(epoch FROM clock_timestamp() - progress_at)::float8 AS progress_age "
+            f"FROM {s}.heartbeats ORDER BY component, name, member",
+            "forget_beats": f"DELETE FROM {s}.heartbeats "
+            "WHERE heartbeat_at < clock_timestamp() - make_interval(secs => $1)",
         }
 
     @classmethod
@@ -108,6 +124,17 @@ class PostgresStreamingState:
     async def parked_streams(self, consumer: str) -> dict[str, StreamMark]:
         rows = await self._pool.fetch(self._sql["parked"], consumer)
         return {r["stream_id"]: StreamMark(r["version"], r["parked"]) for r in rows}
+
+    async def save_heartbeat(self, beat: Beat, progress_age: float) -> None:
+        await self._pool.execute(self._sql["save_beat"], *beat_values(beat), float(progress_age))
+
+    async def load_heartbeats(self) -> list[StoredBeat]:
+        rows = await self._pool.fetch(self._sql["load_beats"])
+        return [StoredBeat(beat_from_row(r), r["heartbeat_age"], r["progress_age"]) for r in rows]
+
+    async def forget_heartbeats(self, older_than: float) -> int:
+        status = await self._pool.execute(self._sql["forget_beats"], float(older_than))
+        return int(status.rsplit(" ", 1)[-1])
 
     async def drop(self) -> None:
         """Drop the schema and everything in it (tests)."""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeVar
 
 from ...store.sqlite.connection import enable_wal
-from .base import StreamMark
+from .base import Beat, StoredBeat, StreamMark, beat_from_row, beat_values
 from .migrations import migrations, statements
 
 __all__ = ["SqliteStreamingState"]
@@ -30,6 +30,19 @@ INSERT INTO factstream_streaming_marks (consumer, stream_id, version, parked) VA
 ON CONFLICT (consumer, stream_id) DO UPDATE
 SET version = max(version, excluded.version), parked = excluded.parked
 """
+_SAVE_BEAT = """
+INSERT INTO factstream_streaming_heartbeats (component, name, member, host, pid, state, active,
+    position, lag, beat_every, error, heartbeat_at, progress_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (component, name, member) DO UPDATE SET host = excluded.host, pid = excluded.pid,
+    state = excluded.state, active = excluded.active, position = excluded.position,
+    lag = excluded.lag, beat_every = excluded.beat_every, error = excluded.error,
+    heartbeat_at = excluded.heartbeat_at, progress_at = excluded.progress_at
+"""
+_BEAT_COLUMNS = (
+    "component, name, member, host, pid, state, active, position, lag, beat_every, error, "
+    "heartbeat_at, progress_at"
+)
 _CHUNK = 500  # SQLite's default limit of host parameters is far above this
 
 
@@ -58,15 +71,16 @@ class SqliteStreamingState:
 
         return await asyncio.to_thread(locked)
 
-    def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> int:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(sql, rows)
+            changed = conn.executemany(sql, rows).rowcount
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        return changed
 
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return self._conn.execute(sql, params).fetchall()
@@ -157,6 +171,29 @@ class SqliteStreamingState:
             (consumer,),
         )
         return {str(s): StreamMark(int(v), int(p)) for s, v, p in rows}
+
+    # -- heartbeats -----------------------------------------------------------------------
+
+    async def save_heartbeat(self, beat: Beat, progress_age: float) -> None:
+        now = time.time()
+        await self._run(self._write, _SAVE_BEAT, [(*beat_values(beat), now, now - progress_age)])
+
+    async def load_heartbeats(self) -> list[StoredBeat]:
+        rows = await self._run(
+            self._query,
+            f"SELECT {_BEAT_COLUMNS} FROM factstream_streaming_heartbeats "
+            "ORDER BY component, name, member",
+            (),
+        )
+        now = time.time()
+        return [StoredBeat(beat_from_row(r), now - float(r[11]), now - float(r[12])) for r in rows]
+
+    async def forget_heartbeats(self, older_than: float) -> int:
+        return await self._run(
+            self._write,
+            "DELETE FROM factstream_streaming_heartbeats WHERE heartbeat_at < ?",
+            [(time.time() - older_than,)],
+        )
 
     async def close(self) -> None:
         await self._run(self._conn.close)
