@@ -45,6 +45,7 @@ from .base import (
     dead_letter_fields,
     letter_from_fields,
 )
+from .nats_wire import AckedPublisher, wire_supported
 
 __all__ = ["NatsBroker"]
 
@@ -83,6 +84,9 @@ class NatsBroker:
             timeout=api_timeout, publish_async_max_pending=max_pending * 2
         )
         self._room = asyncio.Semaphore(max_pending)
+        self._wire = (
+            AckedPublisher(client, max_pending, ack_wait) if wire_supported(client) else None
+        )
         self.prefix = prefix
         self.partitions = partitions
         self.stream = _name(prefix).upper()
@@ -164,6 +168,13 @@ class NatsBroker:
     # -- publishing -------------------------------------------------------------------------
 
     async def publish(self, message: OutboundMessage) -> asyncio.Future[Any]:
+        if self._wire is not None:
+            try:
+                return await self._wire.publish(
+                    self.subject(message), message.msg_id, message.headers, message.body
+                )
+            except _ERRORS as exc:
+                raise BrokerUnavailable(f"JetStream publish failed: {exc!r}") from exc
         headers = dict(message.headers)
         headers["Nats-Msg-Id"] = message.msg_id
         room = self._room
@@ -200,6 +211,8 @@ class NatsBroker:
         """
         for future in list(self._pending):
             future.cancel()
+        if self._wire is not None:
+            self._wire.cancel_pending()
 
     # -- consuming --------------------------------------------------------------------------
 
@@ -301,10 +314,11 @@ class NatsBroker:
                 await self._js.delete_stream(stream)
 
     async def close(self) -> None:
-        if self._pending:
+        unacknowledged = [*self._pending, *(self._wire.futures() if self._wire else ())]
+        if unacknowledged:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 async with asyncio.timeout(2.0):
-                    await asyncio.gather(*list(self._pending), return_exceptions=True)
+                    await asyncio.gather(*unacknowledged, return_exceptions=True)
         self.cancel_pending()
         with contextlib.suppress(*_ERRORS):
             await self._nc.close()
