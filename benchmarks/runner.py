@@ -15,12 +15,22 @@ from .targets import Target, TargetFactory
 
 Result = dict[str, Any]
 
-SCENARIOS = ("a", "b", "d", "e", "f", "g", "r", "c", "c100")
+STORE_SCENARIOS = ("a", "b", "d", "e", "f", "g", "r", "c", "c100")
+#: Streaming (relay, consumer groups) against each broker of ``--brokers``: see streaming.py.
+STREAMING_SCENARIOS = ("sr", "sg", "sl", "sm", "ss")
+SCENARIOS = STORE_SCENARIOS + STREAMING_SCENARIOS
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _TIMEOUT = 1_800
 
 
 def sides_for(scenario: str, backend: str) -> list[str]:
+    if scenario in STREAMING_SCENARIOS:
+        # Members run in processes of their own: a memory store cannot be shared.
+        return (
+            []
+            if backend == "memory"
+            else ["factstream", *(["raw"] if scenario in ("sr", "sg") else [])]
+        )
     raw = [] if backend == "memory" else ["raw"]
     if scenario in ("a", "b", "e"):
         return ["factstream", "eventsourcing", *raw]
@@ -67,9 +77,17 @@ def run_worker(job: dict[str, Any]) -> Result:
 
 class Runner:
     def __init__(
-        self, backend: str, scenarios: list[str], runs: int, sizes: Sizes, factory: TargetFactory
+        self,
+        backend: str,
+        scenarios: list[str],
+        runs: int,
+        sizes: Sizes,
+        factory: TargetFactory,
+        brokers: dict[str, str] | None = None,
     ) -> None:
         self.backend = backend
+        #: broker kind -> URL, for the streaming scenarios.
+        self.brokers = brokers or {}
         self.scenarios = scenarios
         self.runs = runs
         self.sizes = sizes
@@ -87,6 +105,7 @@ class Runner:
             "scenario": scenario,
             "target": target.to_json(),
             "sizes": self.sizes.to_json(),
+            "broker_urls": self.brokers,
             **extra,
         }
         return run_worker(job)
@@ -124,6 +143,8 @@ class Runner:
         variants = [scenario]
         if scenario == "f":
             variants = ["f-same"] if self.backend == "memory" else ["f-same", "f-cross"]
+        elif scenario in STREAMING_SCENARIOS:
+            variants = [f"{scenario}-{kind}" for kind in self.brokers]
         for variant in variants:
             prepared = variant == "e" and side in self._prepared
             if variant == "e" and self.backend != "memory" and not prepared:

@@ -32,6 +32,15 @@ class Sizes:
     #: (c), (c100) commands (load -> decide -> save), over this many existing aggregates.
     commands: int = 2_000
     command_aggregates: int = 100
+    #: (sr, sg, ss) events relayed / consumed, over this many partitions; (ss) member counts.
+    stream_events: int = 20_000
+    stream_partitions: int = 8
+    stream_members: tuple[int, ...] = (1, 2, 4)
+    #: (sl) append rate (events/s) and how long to measure.
+    stream_rate: int = 1_000
+    stream_latency_seconds: float = 5.0
+    #: (sm) events the slow consumer works through.
+    stream_slow_events: int = 20_000
     #: events appended untimed before timing, on both sides.
     warmup: int = 50
 
@@ -40,6 +49,8 @@ class Sizes:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Sizes:
+        if "stream_members" in data:
+            data = {**data, "stream_members": tuple(data["stream_members"])}
         return cls(**data)
 
 
@@ -52,4 +63,7 @@ QUICK = Sizes(
     catchup_events=200_000,
     replay_loads=2,
     commands=600,
+    stream_events=10_000,
+    stream_latency_seconds=2.0,
+    stream_slow_events=5_000,
 )

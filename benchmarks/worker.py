@@ -25,6 +25,11 @@ def run(job: dict[str, Any]) -> Result:
     sizes = Sizes.from_json(job["sizes"])
     prepared = bool(job.get("prepared", False))
 
+    if scenario[:3] in ("sr-", "sg-", "sl-", "sm-", "ss-"):
+        from . import streaming
+
+        return streaming.measure(scenario, side, target, sizes, job.get("broker_urls", {}))
+
     if side == "factstream":
         if scenario == "g":
             from . import catchup
