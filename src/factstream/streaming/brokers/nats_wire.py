@@ -128,7 +128,7 @@ class AckedPublisher:
         self._next = 0
         self._inbox = ""
         self._cut = 0
-        self._started: asyncio.Future[None] | None = None
+        self._starting = asyncio.Lock()
 
     @property
     def pending(self) -> int:
@@ -140,8 +140,8 @@ class AckedPublisher:
     async def _start(self) -> None:
         inbox = self._nc.new_inbox()
         await self._nc.subscribe(f"{inbox}.*", cb=self._answered)
+        self._cut = len(inbox) + 1
         self._inbox = inbox + "."
-        self._cut = len(self._inbox)
 
     async def publish(
         self, subject: str, msg_id: str, headers: Mapping[str, str], body: bytes
@@ -153,10 +153,12 @@ class AckedPublisher:
                 ``stall_timeout`` seconds while the bound was reached.
             ValueError: a header name NATS cannot carry.
         """
+        if self._nc.is_closed:
+            raise BrokerUnavailable("the NATS connection is closed")
         if not self._inbox:
-            if self._started is None:
-                self._started = asyncio.ensure_future(self._start())
-            await asyncio.shield(self._started)
+            async with self._starting:  # a failed or cancelled start is tried again
+                if not self._inbox:
+                    await self._start()
         while len(self._waiting) >= self.max_pending:
             self._room.clear()
             try:

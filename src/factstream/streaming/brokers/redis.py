@@ -127,7 +127,7 @@ class RedisStreamsBroker:
 
     async def publish(self, message: OutboundMessage) -> asyncio.Future[Any]:
         if self._broken is not None:
-            raise BrokerUnavailable(f"Redis publish failed: {self._broken!r}")
+            raise BrokerUnavailable(f"Redis publish failed: {_describe(self._broken)}")
         headers = message.headers
         if headers.get("message_id") != message.msg_id:
             headers = {**headers, "fs-msg-id": message.msg_id}
@@ -179,7 +179,9 @@ class RedisStreamsBroker:
                 if self._broken is None:
                     future.set_result(None)
                 else:
-                    future.set_exception(BrokerUnavailable(f"XADD failed: {self._broken!r}"))
+                    future.set_exception(
+                        BrokerUnavailable(f"XADD failed: {_describe(self._broken)}")
+                    )
             self._queue.task_done()
 
     def cancel_pending(self) -> None:
@@ -252,6 +254,11 @@ class RedisStreamsBroker:
                     await self._queue.join()
         self.cancel_pending()
         await self._redis.aclose()
+
+
+def _describe(exc: BaseException) -> str:
+    """The error's type and text (redis-py's ``repr`` of a server error hides the text)."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _before(entry_id: str) -> str:
