@@ -36,9 +36,8 @@ from nats.js.api import DeliverPolicy
 __all__ = [
     "Notification",
     "NotificationLog",
-    "nats_service",
     "notification_text",
-    "redis_service",
+    "notifications_service",
 ]
 
 #: The event types this service reacts to (``ce-type``), and what the customer is told.
@@ -124,20 +123,31 @@ def _body(raw: Any) -> dict[str, Any]:
     raise ValueError(f"expected a JSON object, got {type(raw).__name__}")
 
 
-def nats_service(
+def notifications_service(
     log: NotificationLog,
     url: str = "nats://127.0.0.1:4222",
     *,
     prefix: str = "factstream",
     partitions: int = 8,
-    durable: str = "notifications",
-) -> NatsBroker:
-    """The FastStream broker with one notifications subscriber per partition on JetStream.
+    name: str = "notifications",
+) -> NatsBroker | RedisBroker:
+    """The FastStream broker (NATS or Redis, by ``url``) with the notifications subscribers,
+    one per partition; ``name`` names the durable consumers / consumer groups.
 
-    nats-server 2.9 wants a consumer's filter inside one of the stream's subjects
-    (``factstream.p3.>``), so ``factstream.*.order.>`` across partitions is refused: one
-    durable consumer per partition (``notifications-p3``) it is.
+    Raises:
+        ValueError: ``url`` is neither ``nats://`` nor ``redis://`` / ``rediss://``.
     """
+    if url.startswith(("nats://", "tls://")):
+        return _on_nats(log, url, prefix, partitions, name)
+    if url.startswith(("redis://", "rediss://")):
+        return _on_redis(log, url, prefix, partitions, name)
+    raise ValueError(f"--broker must be a nats:// or redis:// URL, not {url!r}")
+
+
+def _on_nats(log: NotificationLog, url: str, prefix: str, partitions: int, name: str) -> NatsBroker:
+    # nats-server 2.9 wants a consumer's filter inside one of the stream's subjects
+    # (factstream.p3.>): factstream.*.order.> across partitions is refused, so one durable
+    # consumer per partition (notifications-p3) it is.
     broker = NatsBroker(url, logger=None)
 
     async def on_order_event(body: Any, msg: NatsMessage) -> None:
@@ -147,23 +157,16 @@ def nats_service(
         broker.subscriber(
             f"{prefix}.p{partition}.order.>",
             stream=JStream(prefix.upper(), declare=False),
-            durable=f"{durable}-p{partition}",
+            durable=f"{name}-p{partition}",
             deliver_policy=DeliverPolicy.ALL,
             pull_sub=PullSub(batch_size=64, timeout=1.0),
         )(on_order_event)
     return broker
 
 
-def redis_service(
-    log: NotificationLog,
-    url: str = "redis://127.0.0.1:6379/0",
-    *,
-    prefix: str = "factstream",
-    partitions: int = 8,
-    group: str = "notifications",
-    consumer: str = "notifications-1",
+def _on_redis(
+    log: NotificationLog, url: str, prefix: str, partitions: int, name: str
 ) -> RedisBroker:
-    """The FastStream broker with one notifications subscriber per partition stream."""
     broker = RedisBroker(url, logger=None)  # type: ignore[arg-type]
 
     async def on_order_event(body: Any, msg: RedisStreamMessage) -> None:
@@ -171,19 +174,14 @@ def redis_service(
         log.record(msg.message_id, msg.headers.get("ce-type", ""), _body(body))
 
     for partition in range(partitions):
-        broker.subscriber(
-            stream=StreamSub(f"{prefix}:p{partition}", group=group, consumer=consumer, last_id="0")
-        )(on_order_event)
+        stream = StreamSub(f"{prefix}:p{partition}", group=name, consumer=f"{name}-1", last_id="0")
+        broker.subscriber(stream=stream)(on_order_event)
     return broker
 
 
 async def serve(broker_url: str, db: str, prefix: str, partitions: int) -> None:
     log = NotificationLog(db)
-    app = (
-        nats_service(log, broker_url, prefix=prefix, partitions=partitions)
-        if broker_url.startswith("nats")
-        else redis_service(log, broker_url, prefix=prefix, partitions=partitions)
-    )
+    app = notifications_service(log, broker_url, prefix=prefix, partitions=partitions)
     await app.start()
     try:
         seen = 0
@@ -206,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default="factstream")
     parser.add_argument("--partitions", type=int, default=8, help="the relay's partitions")
     args = parser.parse_args(argv)
-    if not args.broker.startswith(("nats://", "redis://", "rediss://")):
+    if not args.broker.startswith(("nats://", "tls://", "redis://", "rediss://")):
         parser.error("--broker must be a nats:// or redis:// URL")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.broker, args.db, args.prefix, args.partitions))

@@ -20,9 +20,8 @@ pytest.importorskip("faststream")
 from examples.orders.notifications import (
     NotificationLog,
     main,
-    nats_service,
     notification_text,
-    redis_service,
+    notifications_service,
 )
 
 pytestmark = pytest.mark.slow
@@ -35,9 +34,8 @@ SERVERS = {
 
 
 def service(kind: str, log: NotificationLog, prefix: str, name: str) -> Any:
-    if kind == "nats":
-        return nats_service(log, prefix=prefix, partitions=PARTITIONS, durable=name)
-    return redis_service(log, prefix=prefix, partitions=PARTITIONS, group=name)
+    url = SERVERS[kind][2]
+    return notifications_service(log, url, prefix=prefix, partitions=PARTITIONS, name=name)
 
 
 async def until(condition: Any, timeout: float = 30.0) -> None:
@@ -134,7 +132,9 @@ def test_the_texts() -> None:
     assert notification_text("OrderCreated", {"order_id": "o1"}) is None
 
 
-def test_the_command_line_refuses_other_brokers(capsys: pytest.CaptureFixture[str]) -> None:
+def test_other_brokers_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--broker", "kafka://127.0.0.1:9092"])
     assert "nats:// or redis://" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="nats:// or redis://"):
+        notifications_service(NotificationLog(), "amqp://127.0.0.1")
