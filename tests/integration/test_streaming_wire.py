@@ -169,3 +169,24 @@ async def test_redis_trims_partitions_to_maxlen_when_asked() -> None:
     finally:
         await broker.destroy()
         await broker.close()
+
+
+@pytest.mark.parametrize("prefix", ["has space", "a..b", "a.*", "", "x.>"])
+async def test_a_nats_prefix_that_is_no_subject_is_refused(
+    nats_client: Client, prefix: str
+) -> None:
+    from factstream.streaming.brokers.nats import NatsBroker
+
+    with pytest.raises(ValueError, match="prefix must be"):
+        NatsBroker(nats_client, prefix=prefix)
+
+
+def test_a_client_without_the_internals_written_through_is_refused() -> None:
+    from factstream.streaming.brokers.nats import NatsBroker
+
+    class Bare:
+        def jetstream(self, **options: object) -> None:  # pragma: no cover - never reached
+            return None
+
+    with pytest.raises(TypeError, match="_send_command"):
+        NatsBroker(Bare())  # type: ignore[arg-type]

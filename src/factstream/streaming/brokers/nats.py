@@ -52,6 +52,7 @@ __all__ = ["NatsBroker"]
 _log = logging.getLogger("factstream.streaming.nats")
 _ERRORS = (nats.errors.Error, OSError, asyncio.TimeoutError)
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
+_PREFIX = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 
 
 def _name(text: str) -> str:
@@ -78,6 +79,11 @@ class NatsBroker:
     ) -> None:
         if partitions < 1:
             raise ValueError(f"partitions must be >= 1, got {partitions}")
+        if not _PREFIX.fullmatch(prefix):
+            # Subjects are written to the wire as they are: no spaces, wildcards or empty tokens.
+            raise ValueError(
+                f"prefix must be dot-separated tokens of A-Z a-z 0-9 _ -, got {prefix!r}"
+            )
         self._nc = client
         if not wire_supported(client):
             raise TypeError(

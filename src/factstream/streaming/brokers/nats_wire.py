@@ -1,4 +1,4 @@
-"""JetStream publishes with acknowledgements, written to the connection directly.
+"""The NATS adapter's hot paths, written to the connection directly.
 
 nats-py's ``JetStreamContext.publish_async`` costs about as much Python per message as the
 rest of the relay together: it validates and encodes every header one by one, builds a reply
@@ -8,9 +8,13 @@ acknowledgement into a dataclass. :class:`AckedPublisher` sends the same ``HPUB`
 with a counter as reply token, on one wildcard reply subscription, and reads an
 acknowledgement only for ``"error"``.
 
-It uses two internals of nats-py's client (``_send_command`` and ``_flush_pending``, the
-path of ``Client.publish``); :func:`wire_supported` checks they exist, and the broker falls
-back to ``publish_async`` when they do not.
+On the consuming side, :class:`Puller` replaces ``PullSubscription.fetch`` (a task per
+message), :func:`ack_all` writes a batch's acks in one go, and :class:`FastHeadersClient`
+reads header blocks with one decode each.
+
+They use two internals of nats-py's client (``_send_command`` and ``_flush_pending``, the
+path of ``Client.publish``): :func:`wire_supported` checks they exist (the broker refuses a
+client without them) and the ``nats`` extra pins ``nats-py<3``.
 """
 
 from __future__ import annotations
