@@ -30,11 +30,13 @@ def _read(path: str) -> dict[str, Any]:
 
 def _tables(summary: dict[str, Any], backend: str, es_version: str) -> list[str]:
     latency = report.commit_latency(summary)
+    streaming = report.streaming_table(summary)
     return [
         report.table(summary, backend, es_version),
         "",
         report.spread(summary),
         *(["", latency] if latency else []),
+        *(["", streaming] if streaming else []),
     ]
 
 
