@@ -55,7 +55,7 @@ async def run(job: dict[str, Any]) -> None:
     mode: str = job["mode"]
     count = int(job.get("count", 0))
     store = await fs.connect(job["store"])
-    state = await open_streaming_state(job["store"])
+    state = await open_streaming_state(job["state"])
     broker = await open_broker(job["broker"], prefix=job["prefix"], partitions=job["partitions"])
     inbox = await commands()
     go = asyncio.Event()
