@@ -30,26 +30,32 @@ def _piece(text: str) -> bytes:
     return _SHORT.pack(len(data)) + data
 
 
-# Header names repeat (a relay sends the same dozen): their encoded pieces are kept.
-_NAMES: dict[str, bytes] = {}
+# Header names repeat (a relay sends the same dozen): their pieces are kept, as Latin-1 text
+# (one character per byte) for the quick path below.
+_NAMES: dict[str, str] = {}
+# The two length bytes of every length below 4,096, as Latin-1 text.
+_LENGTHS = [chr(n >> 8) + chr(n & 0xFF) for n in range(4096)]
 
 
 def encode_envelope(headers: Mapping[str, str], body: bytes) -> bytes:
-    parts: list[bytes] = []
     names = _NAMES
-    for key, value in headers.items():
-        name = names.get(key)
-        if name is None:
-            name = _piece(key)
-            if len(names) < 1024:
-                names[key] = name
-        parts.append(name)
-        data = value.encode("utf-8")
-        if len(data) > 0xFFFF:
-            raise ValueError("a header longer than 65,535 bytes cannot be sent")
-        parts.append(len(data).to_bytes(2, "big"))
-        parts.append(data)
-    packed = b"".join(parts)
+    if not names.keys() >= headers.keys() and len(names) < 1024:
+        for key in headers:
+            if key not in names:
+                names[key] = _piece(key).decode("latin-1")
+    values = "".join(headers.values())
+    if values.isascii() and len(values) < 4096 and names.keys() >= headers.keys():
+        # ASCII values: a character is a byte, so the block is built as text and encoded once.
+        lengths = _LENGTHS
+        packed = "".join([f"{names[k]}{lengths[len(v)]}{v}" for k, v in headers.items()]).encode(
+            "latin-1"
+        )
+    else:
+        parts: list[bytes] = []
+        for key, value in headers.items():
+            parts.append(_piece(key))
+            parts.append(_piece(value))
+        packed = b"".join(parts)
     headers_start = _HEAD.size - 2  # the count is read from headers_start
     data_start = _HEAD.size + len(packed)
     return _HEAD.pack(_MAGIC, _VERSION, headers_start, data_start, len(headers)) + packed + body
