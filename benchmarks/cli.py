@@ -10,6 +10,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -45,6 +46,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--brokers",
         default="nats,redis",
         help="brokers of the streaming scenarios (default nats,redis)",
+    )
+    parser.add_argument(
+        "--stream-events",
+        type=int,
+        help="events of the streaming scenarios sr, sg, sm, ss (default 20,000, quick 10,000)",
     )
     parser.add_argument("--nats-url", default="nats://127.0.0.1:4222")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
@@ -162,6 +168,12 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     sizes = QUICK if args.quick else FULL
+    if args.stream_events is not None:
+        if args.stream_events < 1:
+            raise SystemExit("--stream-events must be >= 1")
+        sizes = dataclasses.replace(
+            sizes, stream_events=args.stream_events, stream_slow_events=args.stream_events
+        )
     command = "python -m benchmarks " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
     )

@@ -18,8 +18,9 @@ worker process against a fresh store (the harness's target) and a fresh broker p
   process records ``perf_counter_ns() - t`` when it handles each event (CLOCK_MONOTONIC, one
   clock for both processes).
 - (sm) memory under a slow consumer: the relay publishes ``stream_slow_events`` events while
-  a member in a child process handles them slowly (1 ms pause every 10 events); peak RSS
-  (``VmHWM``) of both processes.
+  a member in a child process handles them slowly (2 ms per event in each partition reader,
+  about 4,000 events/s in all), so the backlog waits in the broker; peak RSS (``VmHWM``) of
+  both processes.
 - (ss) scaling: the relay publishes the events untimed; 1, 2 and 4 member processes join the
   group, and once the partitions are spread (handlers wait for the start signal) the
   members are released; timed until all events are handled.

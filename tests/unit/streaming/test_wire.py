@@ -83,3 +83,13 @@ def test_an_envelope_with_a_header_count_beyond_its_headers_is_refused() -> None
 def test_a_header_too_long_for_the_envelope_is_refused() -> None:
     with pytest.raises(ValueError, match="65,535"):
         encode_envelope({"big": "x" * 70_000}, b"{}")
+
+
+@pytest.mark.parametrize(("batch_size", "max_pending"), [(0, 1024), (100, 0)])
+def test_a_redis_batch_or_bound_below_one_is_refused(batch_size: int, max_pending: int) -> None:
+    aioredis = pytest.importorskip("redis.asyncio")
+    from factstream.streaming.brokers.redis import RedisStreamsBroker
+
+    client = aioredis.Redis()  # never connected
+    with pytest.raises(ValueError, match="must be >= 1"):
+        RedisStreamsBroker(client, batch_size=batch_size, max_pending=max_pending)

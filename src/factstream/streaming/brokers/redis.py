@@ -77,11 +77,15 @@ class RedisStreamsBroker:
         prefix: str = "factstream",
         partitions: int = 8,
         max_pending: int = 1024,
-        batch_size: int = 100,
+        batch_size: int = 256,
         maxlen: int | None = None,
     ) -> None:
         if partitions < 1:
             raise ValueError(f"partitions must be >= 1, got {partitions}")
+        if batch_size < 1 or max_pending < 1:
+            raise ValueError(
+                f"batch_size and max_pending must be >= 1, got {batch_size} and {max_pending}"
+            )
         # redis-py's annotations of stream replies are unions too wide to use: Any it is.
         self._redis: Any = client
         self.prefix = prefix
