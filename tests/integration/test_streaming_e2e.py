@@ -66,10 +66,8 @@ async def test_every_event_is_processed_once_in_stream_order(
     try:
         async with running(relay.run(), *(m.run() for m in members)):
             await append_load(store, E2E_EVENTS, STREAMS)
-            # A bound, not a timing: about 3 ms an event on a very busy machine.
-            await wait_until(
-                lambda: recorder.count >= E2E_EVENTS, timeout=max(90, E2E_EVENTS / 300), step=0.1
-            )
+            # A bound, not a timing (under pytest-timeout's 120 s, so the stacks get printed).
+            await wait_until(lambda: recorder.count >= E2E_EVENTS, timeout=100, step=0.1)
             spread = [len(m.status.partitions) for m in members]
         recorder.check_in_order_once({f"order-{s}": E2E_EVENTS // STREAMS for s in range(STREAMS)})
         assert recorder.count == E2E_EVENTS

@@ -190,3 +190,18 @@ def test_a_client_without_the_internals_written_through_is_refused() -> None:
 
     with pytest.raises(TypeError, match="_send_command"):
         NatsBroker(Bare())  # type: ignore[arg-type]
+
+
+async def test_a_redis_batch_left_while_the_queue_was_full_goes_out_after_all() -> None:
+    """The last, partial batch found the queue of batches full when its flush ran (and no
+    publish followed to flush it again): the sender sends it once a slot is free."""
+    pytest.importorskip("redis")
+    broker = await open_test_broker("redis", partitions=1, batch_size=2, max_pending=2)
+    try:
+        # Three publishes without yielding: [1, 2] fills the one-batch queue, [3] waits.
+        futures = [await broker.publish(outbound(n)) for n in range(3)]
+        await asyncio.wait_for(asyncio.gather(*futures), 10)
+        assert await broker._redis.xlen(broker.key(0)) == 3  # type: ignore[attr-defined]
+    finally:
+        await broker.destroy()
+        await broker.close()

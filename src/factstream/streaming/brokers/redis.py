@@ -187,6 +187,12 @@ class RedisStreamsBroker:
                         BrokerUnavailable(f"XADD failed: {_describe(self._broken)}")
                     )
             self._queue.task_done()
+            if self._batch and not self._queue.full():
+                # A partial batch whose flush found the queue full (with no publish after it
+                # to flush it again) goes now. No publisher waits in _hand_over meanwhile:
+                # it empties _batch before waiting, and nothing is added while it waits.
+                batch, self._batch = self._batch, []
+                self._queue.put_nowait(batch)
 
     def cancel_pending(self) -> None:
         """Fail what is buffered or queued and accept publishes again (after a failure)."""
