@@ -4,15 +4,18 @@ Examples::
 
     python -m benchmarks --backend sqlite --runs 5 --json bench-sqlite.json
     python -m benchmarks --backend postgres --scenarios a,b,d,e --quick
+    python -m benchmarks --scenarios sr,sg,sl,sm,ss --brokers nats,redis --runs 3
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
 import shlex
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,9 +23,10 @@ import tempfile
 import time
 from importlib import metadata
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import report
-from .runner import SCENARIOS, Runner
+from .runner import SCENARIOS, STORE_SCENARIOS, STREAMING_SCENARIOS, Runner
 from .sizes import FULL, QUICK
 from .targets import BACKENDS, DEFAULT_PG_URL, TargetFactory
 
@@ -34,9 +38,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
     parser.add_argument(
         "--scenarios",
-        default=",".join(SCENARIOS),
-        help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)",
+        default=",".join(STORE_SCENARIOS),
+        help=f"comma-separated subset of {','.join(SCENARIOS)} (default: the store's, "
+        f"{','.join(STORE_SCENARIOS)}; the streaming ones need the brokers)",
     )
+    parser.add_argument(
+        "--brokers",
+        default="nats,redis",
+        help="brokers of the streaming scenarios (default nats,redis)",
+    )
+    parser.add_argument(
+        "--stream-events",
+        type=int,
+        help="events of the streaming scenarios sr, sg, sm, ss (default 20,000, quick 10,000)",
+    )
+    parser.add_argument("--nats-url", default="nats://127.0.0.1:4222")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument(
         "--runs", type=int, help="interleaved runs per scenario (default 5, quick 3)"
     )
@@ -54,6 +71,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown scenarios {unknown}; choose from {','.join(SCENARIOS)}")
     args.scenarios = [s for s in SCENARIOS if s in chosen]
+    kinds = [b.strip() for b in args.brokers.split(",") if b.strip()]
+    if unknown_brokers := sorted(set(kinds) - {"nats", "redis"}):
+        parser.error(f"unknown brokers {unknown_brokers}; choose from nats,redis")
+    urls = {"nats": args.nats_url, "redis": args.redis_url}
+    args.broker_urls = {kind: urls[kind] for kind in kinds}
     if args.runs is None:
         args.runs = 3 if args.quick else 5
     return args
@@ -102,6 +124,15 @@ def _pg_version(url: str) -> str:
         return f"unreachable ({type(exc).__name__})"
 
 
+def _reachable(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), 2):
+            return True
+    except OSError:
+        return False
+
+
 def environment(args: argparse.Namespace) -> dict[str, Any]:
     import factstream
 
@@ -118,6 +149,11 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
         "asyncpg": _version("asyncpg"),
         "psycopg": _version("psycopg"),
     }
+    if set(args.scenarios) & set(STREAMING_SCENARIOS):
+        env.update(
+            {name: _version(name) for name in ("nats-py", "redis", "hiredis")},
+            brokers=args.broker_urls,
+        )
     if args.backend == "postgres":
         env["postgresql"] = _pg_version(args.pg_url)
         try:
@@ -132,6 +168,12 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     sizes = QUICK if args.quick else FULL
+    if args.stream_events is not None:
+        if args.stream_events < 1:
+            raise SystemExit("--stream-events must be >= 1")
+        sizes = dataclasses.replace(
+            sizes, stream_events=args.stream_events, stream_slow_events=args.stream_events
+        )
     command = "python -m benchmarks " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
     )
@@ -147,9 +189,16 @@ def main(argv: list[str] | None = None) -> int:
     scratch = args.scratch or tempfile.mkdtemp(prefix="factstream-bench-")
     os.makedirs(scratch, exist_ok=True)
     factory = TargetFactory(args.backend, scratch, args.pg_url, own_scratch=args.scratch is None)
+    brokers = {}
+    if set(args.scenarios) & set(STREAMING_SCENARIOS):
+        for kind, url in args.broker_urls.items():
+            if _reachable(url):
+                brokers[kind] = url
+            else:
+                print(f"note: {kind} at {url} is not reachable: its streaming figures are skipped")
     started = time.perf_counter()
     try:
-        outcome = Runner(args.backend, args.scenarios, args.runs, sizes, factory).run()
+        outcome = Runner(args.backend, args.scenarios, args.runs, sizes, factory, brokers).run()
     finally:
         factory.drop_all()
     elapsed = time.perf_counter() - started
@@ -165,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     print(report.spread(summary))
     print()
     print(report.commit_latency(summary))
+    streaming = report.streaming_table(summary)
+    if streaming:
+        print()
+        print(streaming)
     for note in outcome.notes:
         print(f"note: {note}")
     if args.json:

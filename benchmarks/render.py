@@ -32,11 +32,13 @@ def _tables(summary: dict[str, Any], backend: str, es_version: str) -> list[str]
     latency = report.commit_latency(summary)
     processes = report.processes_table(summary)
     main = report.table(summary, backend, es_version)
+    streaming = report.streaming_table(summary)
     return [
         *([main, ""] if main else []),
         *([processes, ""] if processes else []),
         report.spread(summary),
         *(["", latency] if latency else []),
+        *(["", streaming] if streaming else []),
     ]
 
 

@@ -74,6 +74,10 @@ def summarize(outcome: Outcome, backend: str) -> dict[str, Any]:
         raw = entry.get("raw", {}).get("events_per_s")
         if fs and raw:
             entry["share_of_raw"] = fs / raw
+            pairs = zip(by_side["factstream"], by_side["raw"], strict=False)
+            entry["paired_share_of_raw"] = statistics.median(
+                f["events_per_s"] / r["events_per_s"] for f, r in pairs
+            )
         summary[scenario] = entry
     return summary
 
@@ -213,11 +217,12 @@ def spread(summary: dict[str, Any]) -> str:
     """Min-max of each side's runs, to show the noise behind the medians."""
     lines = ["| scenario | side | runs | median | min - max |", "|---|---|---:|---:|---:|"]
     h_variants = [f"h-{mode}-{count}" for mode in ("seq", "tasks") for count in PROCESS_COUNTS]
-    for scenario in (*TITLES, "f-same", "f-cross", "pl", *h_variants):
+    streaming = [f"{s}-{kind}" for kind in ("nats", "redis") for s in ("sr", "sg", "sl", "sm")]
+    for scenario in (*TITLES, "f-same", "f-cross", "pl", *h_variants, *streaming):
         for side, entry in summary.get(scenario, {}).items():
             if not isinstance(entry, dict):
                 continue
-            key = "p99_ms" if scenario.startswith(("f", "pl")) else "events_per_s"
+            key = "p99_ms" if scenario.startswith(("f", "pl", "sl")) else "events_per_s"
             low_high = entry.get(f"{key}_range")
             if not low_high:
                 continue
@@ -250,3 +255,62 @@ def commit_latency(summary: dict[str, Any]) -> str:
         "|---|---:|---:|---:|",
     ]
     return "\n".join(head + rows)
+
+
+STREAMING_TITLES = {
+    "sr": "relay throughput (store -> broker, acknowledged)",
+    "sg": "consumer group throughput (1 member, 8 partitions)",
+}
+RAW_STREAMING = {
+    ("sr", "nats"): "nats-py publish_async + Nats-Msg-Id, <=1024 pending",
+    ("sr", "redis"): "redis.asyncio XADD pipelined by 100",
+    ("sg", "nats"): "nats-py pull fetch 256 + ack each",
+    ("sg", "redis"): "redis.asyncio XREADGROUP 100 + XACK",
+}
+
+
+def streaming_table(summary: dict[str, Any]) -> str:
+    """The streaming scenarios, one row per scenario and broker."""
+    lines = [
+        "| streaming scenario | broker | factstream | raw client, same run "
+        "| factstream / raw (paired) |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for kind in ("nats", "redis"):
+        for scenario, title in STREAMING_TITLES.items():
+            entry = summary.get(f"{scenario}-{kind}")
+            if not entry:
+                continue
+            fs = entry.get("factstream", {}).get("events_per_s")
+            raw = entry.get("raw", {}).get("events_per_s")
+            share = entry.get("share_of_raw")
+            paired = entry.get("paired_share_of_raw")
+            label = RAW_STREAMING[(scenario, kind)]
+            lines.append(
+                f"| {title} | {kind} | {_rate(fs)} "
+                f"| {f'{_rate(raw)} ({label})' if raw else '-'} "
+                f"| {f'{share:.0%} ({paired:.0%})' if share and paired else '-'} |"
+            )
+        sl = summary.get(f"sl-{kind}", {}).get("factstream")
+        if sl:
+            lines.append(
+                f"| latency append -> consumer (other process), at {sl['rate']:,.0f} events/s "
+                f"| {kind} | p50 {sl['p50_ms']:.2f} ms, p99 {sl['p99_ms']:.2f} ms | - | - |"
+            )
+        sm = summary.get(f"sm-{kind}", {}).get("factstream")
+        if sm:
+            lines.append(
+                f"| slow consumer ({sm['events']:,.0f} events at {sm['events_per_s']:,.0f}/s): "
+                f"peak RSS | {kind} | consumer {sm['consumer_rss_before_kb'] / 1024:,.0f} -> "
+                f"{sm['consumer_rss_peak_kb'] / 1024:,.0f} MiB, relay "
+                f"{sm['relay_rss_peak_kb'] / 1024:,.0f} MiB | - | - |"
+            )
+        ss = summary.get(f"ss-{kind}", {}).get("factstream")
+        if ss:
+            rates = ", ".join(
+                f"{key.removeprefix('members').removesuffix('_events_per_s')}: {value:,.0f}/s"
+                for key, value in ss.items()
+                if key.startswith("members") and key.endswith("_events_per_s")
+            )
+            lines.append(f"| scaling (member processes: events/s) | {kind} | {rates} | - | - |")
+    return "\n".join(lines) if len(lines) > 2 else ""

@@ -16,7 +16,14 @@ from .targets import Target, TargetFactory
 
 Result = dict[str, Any]
 
-SCENARIOS = ("a", "b", "d", "e", "f", "g", "r", "c", "c100", "pc", "pl", "pm", "pw", "h")
+#: The store's scenarios (issues 2-4): what a plain run measures.
+STORE_SCENARIOS = ("a", "b", "d", "e", "f", "g", "r", "c", "c100")
+#: Projections (issue 5) and processes sharing a store (issue 3's h): asked for by name.
+READ_SCENARIOS = ("pc", "pl", "pm", "pw")
+PROCESS_SCENARIOS = ("h",)
+#: Streaming (relay, consumer groups) against each broker of ``--brokers``: see streaming.py.
+STREAMING_SCENARIOS = ("sr", "sg", "sl", "sm", "ss")
+SCENARIOS = STORE_SCENARIOS + READ_SCENARIOS + PROCESS_SCENARIOS + STREAMING_SCENARIOS
 #: Scenarios whose log is written once per side and read by every run.
 PREPARED = ("e", "pc")
 #: Scenarios measured once per invocation (long; their figure is a bound or a scaling).
@@ -28,6 +35,13 @@ _TIMEOUT = 1_800
 
 
 def sides_for(scenario: str, backend: str) -> list[str]:
+    if scenario in STREAMING_SCENARIOS:
+        # Members run in processes of their own: a memory store cannot be shared.
+        return (
+            []
+            if backend == "memory"
+            else ["factstream", *(["raw"] if scenario in ("sr", "sg") else [])]
+        )
     if scenario.startswith("p"):
         if backend == "memory":
             return []  # a read model needs a database; the log must outlive the process
@@ -82,9 +96,17 @@ def run_worker(job: dict[str, Any]) -> Result:
 
 class Runner:
     def __init__(
-        self, backend: str, scenarios: list[str], runs: int, sizes: Sizes, factory: TargetFactory
+        self,
+        backend: str,
+        scenarios: list[str],
+        runs: int,
+        sizes: Sizes,
+        factory: TargetFactory,
+        brokers: dict[str, str] | None = None,
     ) -> None:
         self.backend = backend
+        #: broker kind -> URL, for the streaming scenarios.
+        self.brokers = brokers or {}
         self.scenarios = scenarios
         self.runs = runs
         self.sizes = sizes
@@ -102,6 +124,7 @@ class Runner:
             "scenario": scenario,
             "target": target.to_json(),
             "sizes": self.sizes.to_json(),
+            "broker_urls": self.brokers,
             **extra,
         }
         return run_worker(job)
@@ -146,6 +169,8 @@ class Runner:
             variants = ["f-same"] if self.backend == "memory" else ["f-same", "f-cross"]
         elif scenario == "h":
             variants = processes.variants(side)
+        elif scenario in STREAMING_SCENARIOS:
+            variants = [f"{scenario}-{kind}" for kind in self.brokers]
         for variant in variants:
             prepared = (variant, side) in self._prepared
             if variant in PREPARED and self.backend != "memory" and not prepared:

@@ -42,6 +42,15 @@ class Sizes:
     #: (h) appends per writer process: awaited one by one, and spread over ``tasks`` tasks.
     process_sequential: int = 1_000
     process_concurrent: int = 3_000
+    #: (sr, sg, ss) events relayed / consumed, over this many partitions; (ss) member counts.
+    stream_events: int = 20_000
+    stream_partitions: int = 8
+    stream_members: tuple[int, ...] = (1, 2, 4)
+    #: (sl) append rate (events/s) and how long to measure.
+    stream_rate: int = 1_000
+    stream_latency_seconds: float = 5.0
+    #: (sm) events the slow consumer works through.
+    stream_slow_events: int = 20_000
     #: events appended untimed before timing, on both sides.
     warmup: int = 50
 
@@ -50,6 +59,8 @@ class Sizes:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Sizes:
+        if "stream_members" in data:
+            data = {**data, "stream_members": tuple(data["stream_members"])}
         return cls(**data)
 
 
@@ -66,4 +77,7 @@ QUICK = Sizes(
     projection_es_events=2_000,
     process_sequential=400,
     process_concurrent=1_000,
+    stream_events=10_000,
+    stream_latency_seconds=2.0,
+    stream_slow_events=5_000,
 )

@@ -31,6 +31,10 @@ def run(job: dict[str, Any]) -> Result:
         from . import processes
 
         return processes.measure(side, scenario, target, sizes)
+    if scenario[:3] in ("sr-", "sg-", "sl-", "sm-", "ss-"):
+        from . import streaming
+
+        return streaming.measure(scenario, side, target, sizes, job.get("broker_urls", {}))
 
     if side == "factstream":
         if scenario == "g":

@@ -1,8 +1,8 @@
 """End to end on the real brokers: appends while a relay and a 3-member group run.
 
-The issue asks for 100,000 events; this test appends 20,000 (``E2E_EVENTS``) per broker so
-the streaming tests stay within their time budget on a 2-core machine (about 6 s per broker
-instead of 30). ``python -m benchmarks.scripts.streaming --e2e 100000`` runs the full size.
+The issue's size: 100,000 events per broker (``E2E_EVENTS``), about 30 s per broker on this
+2-core machine with other work running (load average 10), less when it is quiet.
+``FACTSTREAM_E2E_EVENTS=20000`` runs a smaller one.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tests.unit.streaming.helpers import Recorder, running, wait_until
 
 from .streaming_support import BROKERS, open_test_broker
 
-E2E_EVENTS = int(os.environ.get("FACTSTREAM_E2E_EVENTS", "20000"))
+E2E_EVENTS = int(os.environ.get("FACTSTREAM_E2E_EVENTS", "100000"))
 STREAMS = 200
 RELAY = RelaySettings(lease_ttl=2.0, ack_timeout=5.0, backoff_initial=0.05, backoff_max=0.5)
 GROUP = GroupSettings(
@@ -66,7 +66,8 @@ async def test_every_event_is_processed_once_in_stream_order(
     try:
         async with running(relay.run(), *(m.run() for m in members)):
             await append_load(store, E2E_EVENTS, STREAMS)
-            await wait_until(lambda: recorder.count >= E2E_EVENTS, timeout=90, step=0.1)
+            # A bound, not a timing (under pytest-timeout's 120 s, so the stacks get printed).
+            await wait_until(lambda: recorder.count >= E2E_EVENTS, timeout=100, step=0.1)
             spread = [len(m.status.partitions) for m in members]
         recorder.check_in_order_once({f"order-{s}": E2E_EVENTS // STREAMS for s in range(STREAMS)})
         assert recorder.count == E2E_EVENTS
@@ -97,7 +98,7 @@ async def test_a_poison_event_goes_to_the_dead_letters_and_the_rest_flows(
                     await store.append(f"order-{stream}", [NewEvent("Happened", {"v": version})])
             await wait_until(lambda: recorder.count == 16, timeout=30)
             found: list[object] = []
-            for _ in range(100):
+            for _ in range(600):  # 30 s at most: the machine may be busy
                 found = list(await letters.list())
                 if len(found) == 2:
                     break

@@ -157,7 +157,7 @@ class ConsumerGroup:
                 await self._stop(partition, "its reader stopped")
         owned = set(self._workers)
         for partition in sorted(owned - wanted):
-            await self._stop(partition, "rebalanced")
+            await self._stop(partition, "rebalanced", finish_batch=True)
         for partition in sorted(owned & wanted):
             if not await state.acquire_lease(
                 self._partition_key + str(partition), self.member, ttl
@@ -213,8 +213,13 @@ class ConsumerGroup:
         ):
             await self._correlated(event)
 
-    async def _stop(self, partition: int, reason: str) -> None:
-        _, task = self._workers.pop(partition)
+    async def _stop(self, partition: int, reason: str, *, finish_batch: bool = False) -> None:
+        worker, task = self._workers.pop(partition)
+        if finish_batch and worker.busy:
+            # Still ours (the lease is held): let the batch in hand be recorded and acked, so
+            # the next owner does not handle it again. Bounded: then it is cancelled anyway.
+            worker.stop_after_batch()
+            await asyncio.wait((task,), timeout=self.settings.lease_ttl / 3)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             try:

@@ -12,6 +12,7 @@ partitions, so per-stream order is only kept if the old partitions are drained f
 
 from __future__ import annotations
 
+import re
 import zlib
 
 __all__ = ["category_of", "partition_of", "subject_token"]
@@ -32,6 +33,7 @@ def category_of(stream_id: str) -> str:
 
 
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_ALL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def subject_token(text: str) -> str:
@@ -40,8 +42,10 @@ def subject_token(text: str) -> str:
 
     The mapping is reversible (``urllib.parse.unquote``) and the identity for ordinary ids.
     """
-    if all(ch in _SAFE for ch in text):
-        return text or "%00"
+    if _ALL_SAFE.fullmatch(text):
+        return text
+    if not text:
+        return "%00"
     return "".join(
         ch if ch in _SAFE else "".join(f"%{b:02X}" for b in ch.encode("utf-8")) for ch in text
     )

@@ -90,12 +90,13 @@ class RelayStatus:
 def message_for(event: RecordedEvent, partitions: int, source: str) -> OutboundMessage:
     """The broker message of ``event``: partition by stream id, CloudEvents headers, JSON body."""
     stream_id = event.stream_id
+    headers = event_headers(event, source)
     return OutboundMessage(
         partition_of(stream_id, partitions),
         category_of(stream_id),
         stream_id,
-        str(event.id),
-        event_headers(event, source),
+        headers["ce-id"],
+        headers,
         _encode(event.data),
     )
 

@@ -85,6 +85,9 @@ class PartitionWorker:
         self.cache_size = cache_size
         self.stats = PartitionStats()
         self.consumer: PartitionConsumer | None = None
+        #: handling a batch (its events handled, marks and acks not recorded yet).
+        self.busy = False
+        self._stopping = False
         self._marks: OrderedDict[str, StreamMark] = OrderedDict()
 
     async def run(self) -> None:
@@ -93,13 +96,22 @@ class PartitionWorker:
         )
         self.consumer = consumer
         try:
-            while True:
+            while not self._stopping:
                 batch = await consumer.fetch(self.max_in_flight, self.fetch_timeout)
                 if batch:
-                    await self._process(consumer, batch)
+                    self.busy = True
+                    try:
+                        await self._process(consumer, batch)
+                    finally:
+                        self.busy = False
         finally:
             self.consumer = None
             await asyncio.shield(consumer.close())
+
+    def stop_after_batch(self) -> None:
+        """End :meth:`run` once the batch being handled is recorded and acknowledged (a
+        partition given to another member then starts there with nothing handled twice)."""
+        self._stopping = True
 
     async def _load_marks(self, batch: list[tuple[Delivery, RecordedEvent | None]]) -> None:
         marks = self._marks

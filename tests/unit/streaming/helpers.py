@@ -49,7 +49,17 @@ class Recorder:
 
     def check_in_order_once(self, expected: dict[str, int]) -> None:
         for stream_id, top in expected.items():
-            assert self.applied[stream_id] == list(range(1, top + 1)), stream_id
+            applied = self.applied[stream_id]
+            wanted = list(range(1, top + 1))
+            if applied != wanted:
+                at = next(
+                    (i for i, (a, w) in enumerate(zip(applied, wanted, strict=False)) if a != w),
+                    min(len(applied), len(wanted)),
+                )
+                raise AssertionError(
+                    f"{stream_id}: {len(applied)} applied, {top} expected; from index {at}: "
+                    f"{applied[max(0, at - 3) : at + 5]}"
+                )
 
 
 @contextlib.asynccontextmanager

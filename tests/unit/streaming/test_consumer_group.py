@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from factstream import MemoryEventStore, NewEvent
+from factstream import MemoryEventStore, NewEvent, RecordedEvent
 from factstream.streaming import (
     ConsumerGroup,
     DeadLetters,
@@ -171,3 +171,31 @@ async def test_lag_per_partition_is_observable(store: MemoryEventStore) -> None:
                 break
             await asyncio.sleep(0.02)
         assert sum((await group.lag()).values()) == 0
+
+
+async def test_a_partition_moved_to_a_joining_member_is_handled_once(
+    store: MemoryEventStore,
+) -> None:
+    """The member giving a partition up finishes the batch in hand (records and acks it)
+    before it stops, so the new owner does not handle that batch again."""
+    broker, state = MemoryBroker(4), MemoryStreamingState()
+    recorder = Recorder()
+
+    async def slow(event: RecordedEvent) -> None:
+        await asyncio.sleep(0.002)  # batches take a while: a rebalance lands mid-batch
+        await recorder(event)
+
+    for version in range(1, 41):
+        await append_round(store, 8, version)
+    relay = Relay(store, broker, state, FAST)
+    first = ConsumerGroup("g", broker, store, state, slow, GROUP)
+    second = ConsumerGroup("g", broker, store, state, slow, GROUP)
+    async with running(relay.run(), first.run()):
+        await wait_until(lambda: recorder.count >= 40)  # the first member is busy
+        async with running(second.run()):
+            await wait_until(lambda: len(second.status.partitions) == 2)
+            await wait_until(lambda: recorder.count >= 320, timeout=30)
+            await asyncio.sleep(0.2)  # anything handled twice would show by now
+    assert first.status.rebalances >= 2  # took all four, then gave two away
+    recorder.check_in_order_once({f"order-{s}": 40 for s in range(8)})
+    assert recorder.count == 320

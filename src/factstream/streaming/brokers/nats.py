@@ -45,12 +45,14 @@ from .base import (
     dead_letter_fields,
     letter_from_fields,
 )
+from .nats_wire import AckedPublisher, FastHeadersClient, Puller, ack_all, wire_supported
 
 __all__ = ["NatsBroker"]
 
 _log = logging.getLogger("factstream.streaming.nats")
 _ERRORS = (nats.errors.Error, OSError, asyncio.TimeoutError)
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
+_PREFIX = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 
 
 def _name(text: str) -> str:
@@ -77,12 +79,20 @@ class NatsBroker:
     ) -> None:
         if partitions < 1:
             raise ValueError(f"partitions must be >= 1, got {partitions}")
+        if not _PREFIX.fullmatch(prefix):
+            # Subjects are written to the wire as they are: no spaces, wildcards or empty tokens.
+            raise ValueError(
+                f"prefix must be dot-separated tokens of A-Z a-z 0-9 _ -, got {prefix!r}"
+            )
         self._nc = client
-        # Our own bound: nats-py's (with wait_stall) costs a task per publish.
-        self._js: JetStreamContext = client.jetstream(
-            timeout=api_timeout, publish_async_max_pending=max_pending * 2
-        )
-        self._room = asyncio.Semaphore(max_pending)
+        if not wire_supported(client):
+            raise TypeError(
+                "this nats-py client lacks Client._send_command/_flush_pending, which the "
+                "adapter writes through; use nats-py 2.x"
+            )
+        self._js: JetStreamContext = client.jetstream(timeout=api_timeout)
+        self._api_prefix: str = getattr(self._js, "_prefix", "$JS.API")
+        self._wire = AckedPublisher(client, max_pending, ack_wait)
         self.prefix = prefix
         self.partitions = partitions
         self.stream = _name(prefix).upper()
@@ -91,7 +101,6 @@ class NatsBroker:
         self.duplicate_window = duplicate_window
         self.ack_wait = ack_wait
         self.api_timeout = api_timeout
-        self._pending: set[asyncio.Future[Any]] = set()
 
     @classmethod
     async def open(
@@ -109,14 +118,15 @@ class NatsBroker:
             _log.debug("nats client: %r", exc)
 
         try:
-            client = await nats.connect(
-                urls,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.25,
-                connect_timeout=2,
-                allow_reconnect=True,
-                error_cb=quiet,
-            )
+            client = FastHeadersClient()
+            settings: dict[str, Any] = {
+                "max_reconnect_attempts": -1,
+                "reconnect_time_wait": 0.25,
+                "connect_timeout": 2,
+                "allow_reconnect": True,
+                "error_cb": quiet,
+            }
+            await client.connect(urls, **settings)
         except _ERRORS as exc:
             raise BrokerUnavailable(f"cannot connect to NATS at {urls}: {exc!r}") from exc
         return cls(client, **options)
@@ -164,42 +174,20 @@ class NatsBroker:
     # -- publishing -------------------------------------------------------------------------
 
     async def publish(self, message: OutboundMessage) -> asyncio.Future[Any]:
-        headers = dict(message.headers)
-        headers["Nats-Msg-Id"] = message.msg_id
-        room = self._room
-        if room.locked():
-            try:
-                async with asyncio.timeout(self.ack_wait):
-                    await room.acquire()
-            except TimeoutError as exc:
-                raise BrokerUnavailable("JetStream acknowledged nothing for too long") from exc
-        else:
-            await room.acquire()
         try:
-            future = await self._js.publish_async(
-                self.subject(message), message.body, headers=headers
+            return await self._wire.publish(
+                self.subject(message), message.msg_id, message.headers, message.body
             )
-        except BaseException as exc:
-            room.release()
-            if isinstance(exc, _ERRORS):
-                raise BrokerUnavailable(f"JetStream publish failed: {exc!r}") from exc
-            raise
-        self._pending.add(future)
-        future.add_done_callback(self._published)
-        return future
-
-    def _published(self, future: asyncio.Future[Any]) -> None:
-        self._pending.discard(future)
-        self._room.release()
+        except _ERRORS as exc:
+            raise BrokerUnavailable(f"JetStream publish failed: {exc!r}") from exc
 
     def cancel_pending(self) -> None:
         """Give up on unacknowledged publishes (the relay resends from its checkpoint).
 
-        nats-py never times these out, so after a disconnect they would hold the bound of
+        Nothing times these out by itself, so after a disconnect they would hold the bound of
         pending publishes forever.
         """
-        for future in list(self._pending):
-            future.cancel()
+        self._wire.cancel_pending()
 
     # -- consuming --------------------------------------------------------------------------
 
@@ -209,10 +197,11 @@ class NatsBroker:
         durable = f"{_name(group)}-p{partition}"
         try:
             await self._take_over(durable, partition, max_in_flight)
-            subscription = await self._js.pull_subscribe_bind(durable, stream=self.stream)
+            puller = Puller(self._nc, self.stream, durable, self._api_prefix)
+            await puller.start()
         except _ERRORS as exc:
             raise BrokerUnavailable(f"cannot open consumer {durable}: {exc!r}") from exc
-        return _NatsConsumer(self, subscription, durable, partition, max_in_flight)
+        return _NatsConsumer(self, puller, durable, partition, max_in_flight)
 
     async def _take_over(self, durable: str, partition: int, max_in_flight: int) -> None:
         """Make ``durable`` deliver every unacknowledged message again, in order, now.
@@ -301,10 +290,11 @@ class NatsBroker:
                 await self._js.delete_stream(stream)
 
     async def close(self) -> None:
-        if self._pending:
+        unacknowledged = self._wire.futures()
+        if unacknowledged:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 async with asyncio.timeout(2.0):
-                    await asyncio.gather(*list(self._pending), return_exceptions=True)
+                    await asyncio.gather(*unacknowledged, return_exceptions=True)
         self.cancel_pending()
         with contextlib.suppress(*_ERRORS):
             await self._nc.close()
@@ -314,13 +304,13 @@ class _NatsConsumer:
     def __init__(
         self,
         broker: NatsBroker,
-        subscription: JetStreamContext.PullSubscription,
+        puller: Puller,
         durable: str,
         partition: int,
         max_in_flight: int,
     ) -> None:
         self._broker = broker
-        self._subscription = subscription
+        self._puller = puller
         self._durable = durable
         self.partition = partition
         self._max_in_flight = max_in_flight
@@ -331,9 +321,7 @@ class _NatsConsumer:
         if room <= 0:
             return []
         try:
-            msgs = await self._subscription.fetch(room, timeout=timeout)
-        except (TimeoutError, nats.errors.TimeoutError):
-            return []
+            msgs = await self._puller.fetch(room, timeout)
         except _ERRORS as exc:
             raise BrokerUnavailable(f"fetch from {self._durable} failed: {exc!r}") from exc
         out = []
@@ -360,13 +348,11 @@ class _NatsConsumer:
         if not deliveries:
             return
         try:
+            replies = []
             for delivery in deliveries:
                 self._in_flight.pop(int(delivery.broker_id), None)
-            for delivery in deliveries[:-1]:
-                await delivery.raw.ack()
-            # The last ack waits for the server, so the whole batch is recorded on return (the
-            # server handles one consumer's acks in order).
-            await deliveries[-1].raw.ack_sync(timeout=self._broker.api_timeout)
+                replies.append(delivery.raw.reply)
+            await ack_all(self._broker._nc, replies, self._broker.api_timeout)
         except _ERRORS as exc:
             raise BrokerUnavailable(f"ack to {self._durable} failed: {exc!r}") from exc
 
@@ -393,4 +379,4 @@ class _NatsConsumer:
             for _, msg in pending:
                 await msg.nak()
         with contextlib.suppress(*_ERRORS):
-            await self._subscription.unsubscribe()
+            await self._puller.close()
