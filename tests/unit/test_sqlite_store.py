@@ -275,13 +275,17 @@ def test_connections_racing_to_put_a_new_file_in_wal_mode_all_succeed(
         check.close()
 
 
-async def test_a_version_1_file_gets_the_lookup_indexes_when_opened(tmp_path: pathlib.Path) -> None:
+async def test_a_version_1_file_gets_the_lookup_columns_and_indexes_when_opened(
+    tmp_path: pathlib.Path,
+) -> None:
     path = tmp_path / "v1.db"
     async with fs.connect(f"sqlite:///{path}") as store:
         await store.append("s", [fs.NewEvent("T", {}, correlation_id="c", causation_id="k")])
     conn = sqlite3.connect(path)  # back to schema version 1, as an older factstream left it
     conn.execute("DROP INDEX events_correlation")
     conn.execute("DROP INDEX events_causation")
+    conn.execute("ALTER TABLE events DROP COLUMN correlation_id")
+    conn.execute("ALTER TABLE events DROP COLUMN causation_id")
     conn.execute("DELETE FROM factstream_migrations WHERE version > 1")
     conn.commit()
     conn.close()
@@ -292,7 +296,7 @@ async def test_a_version_1_file_gets_the_lookup_indexes_when_opened(tmp_path: pa
     try:
         plan = conn.execute(
             "EXPLAIN QUERY PLAN SELECT body FROM events "
-            "WHERE json_extract(CAST(body AS TEXT), '$[8]') = 'c' AND position >= 1 "
+            "WHERE correlation_id = 'c' AND position >= 1 "
             "ORDER BY position LIMIT 10"
         ).fetchall()
         assert "events_correlation" in str(plan)

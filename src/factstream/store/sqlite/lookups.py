@@ -34,14 +34,13 @@ def list_streams(strict: bool, bounded: bool) -> str:
 
 BY_ID = "SELECT body FROM events WHERE id = ?"
 BY_POSITION = "SELECT body FROM events WHERE position = ?"
-# The expressions are those of the indexes in sql/002_lookups.sql, character for character.
+# The partial indexes of sql/002_lookups.sql serve these (the column is not NULL when equal).
 LINKED: dict[Link, str] = {
     "correlation": (
-        "SELECT body FROM events WHERE json_extract(CAST(body AS TEXT), '$[8]') = ? "
+        "SELECT body FROM events WHERE correlation_id = ? "
         "AND position >= ? ORDER BY position LIMIT ?"
     ),
     "causation": (
-        "SELECT body FROM events WHERE json_extract(CAST(body AS TEXT), '$[9]') = ? "
-        "AND position >= ? ORDER BY position LIMIT ?"
+        "SELECT body FROM events WHERE causation_id = ? AND position >= ? ORDER BY position LIMIT ?"
     ),
 }

@@ -37,7 +37,10 @@ from .connection import SqliteSettings, open_connection
 
 __all__ = ["AppendRequest", "SqliteWriter"]
 
-_INSERT = "INSERT INTO events (position, id, stream_id, version, type, body) VALUES (?,?,?,?,?,?)"
+_INSERT = (
+    "INSERT INTO events (position, id, stream_id, version, type, body, correlation_id, "
+    "causation_id) VALUES (?,?,?,?,?,?,?,?)"
+)
 _HEAD = "SELECT max(position) FROM events"
 _STREAM_VERSION = "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1"
 _MAX_PARAMS = 500
@@ -47,7 +50,7 @@ _CHECKPOINT_COMMITS = 300
 _CHECKPOINT_EVENTS = 3_000
 
 Outcome = AppendResult | BaseException
-_Row = tuple[int, bytes, str, int, str, bytes]
+_Row = tuple[int, bytes, str, int, str, bytes, str | None, str | None]
 
 
 class AppendRequest(NamedTuple):
@@ -340,7 +343,16 @@ def _rows(
 ) -> list[_Row]:
     bodies = encode_envelopes(batch, stream_id, actual + 1, head + 1, now)
     return [
-        (head + offset, event.id.bytes, stream_id, actual + offset, event.type, body)
+        (
+            head + offset,
+            event.id.bytes,
+            stream_id,
+            actual + offset,
+            event.type,
+            body,
+            event.correlation_id,
+            event.causation_id,
+        )
         for offset, (event, body) in enumerate(zip(batch, bodies, strict=True), 1)
     ]
 
