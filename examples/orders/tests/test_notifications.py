@@ -61,6 +61,10 @@ async def test_customers_hear_once_of_confirmed_and_shipped_orders(
     log = NotificationLog(str(tmp_path / "notes.db"))
     async with await OrdersSystem.open(settings) as system:
         assert system.broker is not None
+        # The relay creates the JetStream stream when its task first runs; a service that
+        # subscribes before that finds no stream. Deployed, the service starts later (or
+        # retries); here make sure the stream is there (setup is idempotent).
+        await system.broker.setup()
         try:
             app = service(kind, log, prefix, "notifications")
             await app.start()
