@@ -86,3 +86,61 @@ def test_an_inconsistent_read_model_fails_the_demo(tmp_path: pathlib.Path) -> No
     assert again.returncode == 1
     assert "INCONSISTENT" in again.stdout
     assert "read model" in again.stdout
+
+
+def test_the_demo_runs_on_the_real_services(tmp_path: pathlib.Path) -> None:
+    """``--store postgresql://... --broker nats://... --redis redis://...``: the same demo on
+    PostgreSQL, NATS JetStream and Redis (issue 8), in a schema and a subject prefix of its own."""
+    import asyncio
+    import uuid
+
+    from tests import services
+
+    services.require("PostgreSQL", "127.0.0.1", 5432)
+    services.require("NATS", "127.0.0.1", 4222)
+    services.require("Redis", "127.0.0.1", 6379)
+    name = f"demo_{uuid.uuid4().hex[:10]}"
+    broker_url = f"nats://127.0.0.1:4222?prefix={name}"
+    try:
+        done = _demo(
+            tmp_path,
+            "--store",
+            f"{services.POSTGRES_URL}?schema={name}",
+            "--broker",
+            broker_url,
+            "--redis",
+            "redis://127.0.0.1:6379/0",
+            "--orders",
+            "40",
+            "--json",
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        summary = json.loads(done.stdout)
+        assert summary["problems"] == []
+        assert summary["orders"] == 40
+        assert summary["cache"]["hits"] + summary["cache"]["misses"] > 0  # Redis was used
+        assert sum(summary["saga"]["handled"].values()) > 0  # through the NATS consumer group
+    finally:
+        asyncio.run(_drop(name, broker_url))
+
+
+async def _drop(name: str, broker_url: str) -> None:
+    import asyncpg
+
+    from factstream.streaming import open_broker
+    from tests import services
+
+    conn = await asyncpg.connect(services.POSTGRES_URL)
+    try:
+        schemas = await conn.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", f"{name}%"
+        )
+        for (schema,) in schemas:
+            await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    finally:
+        await conn.close()
+    broker = await open_broker(broker_url)
+    try:
+        await broker.destroy()
+    finally:
+        await broker.close()
