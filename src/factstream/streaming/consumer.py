@@ -66,6 +66,10 @@ class GroupStatus:
         return sum(s.handled for s in self.stats.values())
 
 
+# Seconds to wait for a cancelled partition worker before cancelling it again.
+_STOP_GRACE = 1.0
+
+
 class ConsumerGroup:
     """One member of the consumer group ``name``: run one per process (or task).
 
@@ -220,7 +224,12 @@ class ConsumerGroup:
             # the next owner does not handle it again. Bounded: then it is cancelled anyway.
             worker.stop_after_batch()
             await asyncio.wait((task,), timeout=self.settings.lease_ttl / 3)
+        # The flag ends the worker's loop at its next fetch even when the cancel is lost: a
+        # client library's blocking read (redis-py's XREADGROUP ... BLOCK) can swallow it.
+        worker.stop_after_batch()
         task.cancel()
+        while not (await asyncio.wait((task,), timeout=_STOP_GRACE))[0]:
+            task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             try:
                 await task

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -199,3 +200,40 @@ async def test_a_partition_moved_to_a_joining_member_is_handled_once(
     assert first.status.rebalances >= 2  # took all four, then gave two away
     recorder.check_in_order_once({f"order-{s}": 40 for s in range(8)})
     assert recorder.count == 320
+
+
+class _DeafBroker(MemoryBroker):
+    """A broker whose consumers' fetch swallows cancellation while it blocks, as a client
+    library's blocking read sometimes does (redis-py's XREADGROUP ... BLOCK)."""
+
+    swallowed = 0
+
+    async def consumer(self, group: str, partition: int, *, max_in_flight: int, member: str) -> Any:
+        inner = await super().consumer(group, partition, max_in_flight=max_in_flight, member=member)
+        fetch = inner.fetch
+
+        async def deaf_fetch(max_messages: int, timeout: float) -> list[Any]:
+            try:
+                return await fetch(max_messages, timeout)
+            except asyncio.CancelledError:
+                _DeafBroker.swallowed += 1
+                await asyncio.sleep(timeout)  # the blocking read ends on its own
+                return []
+
+        inner.fetch = deaf_fetch  # type: ignore[method-assign]
+        return inner
+
+
+async def test_a_member_stops_even_when_a_blocking_fetch_swallows_its_cancellation(
+    store: MemoryEventStore,
+) -> None:
+    broker, state, recorder = _DeafBroker(2), MemoryStreamingState(), Recorder()
+    relay = Relay(store, broker, state, FAST)
+    group = ConsumerGroup("deaf", broker, store, state, recorder, GROUP)
+    async with running(relay.run(), group.run()):
+        await append_round(store, 4, 1)
+        await wait_until(lambda: recorder.count == 4)
+        await wait_until(lambda: len(group.status.partitions) == 2)
+    # Leaving cancelled workers blocked in fetch; the cancellations were lost, yet it ended.
+    assert _DeafBroker.swallowed >= 1
+    assert group.status.partitions == []
