@@ -191,10 +191,11 @@ class SqliteWriter:
             return False
         try:
             conn = self._direct
-            if conn is None:
-                conn = self._direct = open_connection(self._settings, busy_timeout=0.0)
-                conn.execute("PRAGMA wal_autocheckpoint=0")
             try:
+                if conn is None:
+                    conn = open_connection(self._settings, busy_timeout=0.0)
+                    conn.execute("PRAGMA wal_autocheckpoint=0")
+                    self._direct = conn
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error:
                 return False  # locked by another process (or worse): the writer thread decides
