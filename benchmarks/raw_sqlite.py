@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from importlib import resources
 from typing import Any
 
 import msgspec
+
+from factstream.sqlscripts import numbered_scripts, split_statements
 
 from .payload import EVENT_TYPE, payload
 from .sizes import Sizes
@@ -28,11 +29,9 @@ _decode = msgspec.json.decode
 
 
 def _ddl() -> list[str]:
-    sql = resources.files("factstream.store.sqlite").joinpath("sql/001_events.sql")
-    lines = [
-        line for line in sql.read_text(encoding="utf-8").splitlines() if not line.startswith("--")
-    ]
-    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+    """The events table as factstream's first migration creates it (no lookup columns)."""
+    [(_, _, script), *_] = numbered_scripts("factstream.store.sqlite", "sql")
+    return split_statements(script)
 
 
 def _connect(target: Target, create: bool) -> sqlite3.Connection:

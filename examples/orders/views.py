@@ -29,20 +29,9 @@ class OrderSummary(msgspec.Struct, frozen=True):
     reason: str | None = None
 
 
-class OrderView(msgspec.Struct, frozen=True):
+class OrderView(OrderSummary, frozen=True):
     """An order with its lines, as the read model knows it (``position``: its last event)."""
 
-    order_id: str
-    customer_id: str
-    currency: str
-    status: str
-    total: Decimal
-    units: int
-    created_at: str
-    updated_at: str
-    version: int
-    position: int
-    reason: str | None = None
     lines: tuple[OrderLineView, ...] = ()
 
 

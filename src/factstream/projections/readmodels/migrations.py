@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from importlib import resources
+from ...sqlscripts import numbered_scripts, split_statements
 
 __all__ = ["MIGRATIONS_TABLE", "migrations", "statements"]
 
@@ -12,16 +12,7 @@ MIGRATIONS_TABLE = "factstream_read_side_migrations"
 
 def migrations(dialect: str) -> list[tuple[int, str, str]]:
     """``(number, file name, script)`` of every migration for ``dialect``, in order."""
-    folder = resources.files("factstream.projections").joinpath("sql", dialect)
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            number = int(entry.name.split("_", 1)[0])
-            found.append((number, entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return numbered_scripts("factstream.projections", "sql", dialect)
 
 
-def statements(script: str) -> list[str]:
-    """The statements of a script (no ``;`` inside statements, ``--`` comments dropped)."""
-    lines = [line.split("--", 1)[0] for line in script.splitlines()]
-    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+statements = split_statements

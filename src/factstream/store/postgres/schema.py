@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
 import asyncpg
 
+from ...sqlscripts import numbered_scripts
 from .connection import lock_key, quote_ident
 
 __all__ = ["SCHEMA_VERSION", "migrate", "render"]
@@ -14,13 +13,7 @@ _PLACEHOLDER = "__schema__"
 
 
 def _migrations() -> list[tuple[int, str, str]]:
-    folder = resources.files(__package__).joinpath("sql")
-    found = []
-    for entry in folder.iterdir():
-        name = entry.name
-        if name.endswith(".sql"):
-            found.append((int(name.split("_", 1)[0]), name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return numbered_scripts("factstream.store.postgres", "sql")
 
 
 SCHEMA_VERSION = max(number for number, _, _ in _migrations())

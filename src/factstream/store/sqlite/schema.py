@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-from importlib import resources
+
+from ...sqlscripts import numbered_scripts, split_statements
 
 __all__ = ["SCHEMA_VERSION", "migrate"]
 
 
 def _migrations() -> list[tuple[int, str, str]]:
-    folder = resources.files(__package__).joinpath("sql")
-    found = []
-    for entry in folder.iterdir():
-        name = entry.name
-        if name.endswith(".sql"):
-            found.append((int(name.split("_", 1)[0]), name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return numbered_scripts("factstream.store.sqlite", "sql")
 
 
 SCHEMA_VERSION = max(number for number, _, _ in _migrations())
-
-
-def _statements(script: str) -> list[str]:
-    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
-    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -50,7 +40,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         for number, name, script in _migrations():
             if number in applied:
                 continue
-            for statement in _statements(script):
+            for statement in split_statements(script):
                 conn.execute(statement)
             conn.execute(
                 "INSERT INTO factstream_migrations (version, name, applied_at) "
