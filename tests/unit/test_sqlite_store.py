@@ -134,6 +134,53 @@ async def test_a_lone_append_commits_on_the_loop_and_a_group_in_the_writer(
         await fs.connect(f"sqlite:///{tmp_path}/d.db?direct_commits=maybe")
 
 
+async def test_a_sequential_appender_skips_idle_turns_but_lets_other_tasks_run(
+    tmp_path: pathlib.Path,
+) -> None:
+    loop = asyncio.get_running_loop()
+    iterations = 0
+    real_run_once = loop._run_once  # type: ignore[attr-defined]
+
+    def counting_run_once() -> None:
+        nonlocal iterations
+        iterations += 1
+        real_run_once()
+
+    async with fs.connect(f"sqlite:///{tmp_path}/t.db?synchronous=normal") as store:
+        await store.append("s", [fs.NewEvent("T", {})])
+        loop._run_once = counting_run_once  # type: ignore[attr-defined]
+        try:
+            for n in range(300):
+                await store.append("s", [fs.NewEvent("T", {"n": n})], expected_version=n + 1)
+        finally:
+            del loop._run_once  # type: ignore[attr-defined]
+        # Nothing else was ready: most appends were handed over without a turn of the loop.
+        assert iterations < 300
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0)  # the ticker is now always ready: every append takes its turn
+        before = ticks
+        for n in range(50):
+            await store.append("s", [fs.NewEvent("T", {"n": n})], expected_version=301 + n)
+        assert ticks - before >= 50
+        task.cancel()
+        # A tight loop of appends with nothing else ready still gives timers their turn.
+        fired = asyncio.Event()
+        loop.call_later(0.001, fired.set)
+        n = 351
+        while not fired.is_set():
+            await store.append("s", [fs.NewEvent("T", {"n": n})], expected_version=n)
+            n += 1
+        assert await store.stream_version("s") == n
+
+
 async def test_a_lone_append_never_holds_the_loop_while_another_process_writes(
     tmp_path: pathlib.Path,
 ) -> None:

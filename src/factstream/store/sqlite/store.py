@@ -49,6 +49,9 @@ _HEAD = "SELECT max(position) FROM events"
 _NO_LIMIT = -1  # SQLite's LIMIT -1 means none
 _INLINE_ROWS = 128  # read on the loop's thread; the rest of a longer result in a reader thread
 _MAX_VERSION = 2**63 - 1
+# A sequential appender that finds nothing else ready commits without giving the loop a turn,
+# but still gives it one at least this often (seconds), so timers and I/O are not held back.
+_TURN_EVERY = 0.001
 
 
 class SqliteEventStore(StoreBase):
@@ -70,6 +73,7 @@ class SqliteEventStore(StoreBase):
         self._reader_lock = threading.Lock()
         self._room = asyncio.Semaphore(settings.max_pending_appends)
         self._pending: list[AppendRequest] = []
+        self._turn_due = 0.0
         self._loop_conn: sqlite3.Connection | None = None
         self._subscribers = 0
         self._watcher: asyncio.Task[None] | None = None
@@ -124,13 +128,34 @@ class SqliteEventStore(StoreBase):
             pending = self._pending
             pending.append(AppendRequest(stream_id, batch, expected, future, loop))
             if len(pending) == 1:
-                # The first append of a turn of the loop yields for one turn, so that every
-                # task ready in this turn can add its append, then hands them all over.
-                try:
-                    await asyncio.sleep(0)
-                finally:
-                    self._flush()  # even when cancelled: the others' appends wait on it
+                if self._alone_in_turn(loop):
+                    self._flush()
+                else:
+                    # The first append of a turn of the loop yields for one turn, so that
+                    # every task ready in this turn can add its append, then hands them all
+                    # over.
+                    try:
+                        await asyncio.sleep(0)
+                    finally:
+                        self._flush()  # even when cancelled: the others' appends wait on it
             return await future
+
+    def _alone_in_turn(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Whether waiting for a turn of the loop cannot add appends to this one's group.
+
+        It cannot when no other callback is ready: I/O and timers that become ready during
+        the next turn run after this task's own wake-up, too late for its group either way.
+        So a sequential caller skips the turn (and its poll for I/O). At least every
+        ``_TURN_EVERY`` seconds it takes the turn anyway, so a caller appending in a tight
+        loop never holds back the loop's timers and I/O for long. An event loop that does not
+        expose its ready queue (``_ready``, asyncio's own loops) always takes the turn.
+        """
+        ready = getattr(loop, "_ready", None)
+        now = loop.time()
+        if ready is None or len(ready) > 0 or now >= self._turn_due:
+            self._turn_due = now + _TURN_EVERY
+            return False
+        return True
 
     def _flush(self) -> None:
         """Hand the appends made in the last turn of the loop to the writer.
