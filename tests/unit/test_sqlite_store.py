@@ -229,6 +229,16 @@ async def test_the_wal_is_checkpointed_when_appends_commit_on_the_loop(
         # ~3 pages per commit: without checkpoints the WAL would hold ~6,000 frames (24 MiB).
         frames = (tmp_path / "w.db-wal").stat().st_size // 4_120
         assert frames < 3_000, frames
+    async with fs.connect(f"sqlite:///{tmp_path}/b.db?synchronous=normal") as store:
+        assert isinstance(store, fs.SqliteEventStore)
+        text = "x" * 2_000
+        for n in range(60):  # fewer commits than the count that triggers, 12 MiB of events
+            batch = [fs.NewEvent("T", {"n": n, "i": i, "text": text}) for i in range(100)]
+            await store.append("s", batch)
+        assert store.commit_counts() == (60, 60)
+        # Checkpointed by size: the WAL never grew to the whole 12 MiB (~3,000 frames).
+        frames = (tmp_path / "b.db-wal").stat().st_size // 4_120
+        assert frames < 2_000, frames
 
 
 async def test_appends_after_close_are_refused_and_pending_ones_finish(

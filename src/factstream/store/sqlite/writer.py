@@ -52,10 +52,14 @@ _INSERTS = {size: _INSERT_INTO + ",".join(["(?,?,?,?,?,?,?,?)"] * size) for size
 _HEAD = "SELECT max(position) FROM events"
 _STREAM_VERSION = "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1"
 _MAX_PARAMS = 500
-# After this many direct commits (or events committed directly), the thread checkpoints the WAL
-# (SQLite's own automatic checkpoint comes at 1,000 pages; a one-event commit writes ~3).
+# After this many direct commits, or this many bytes of events committed directly (data plus
+# ~200 bytes of envelope and index entries each), the thread checkpoints the WAL: about the
+# 1,000 pages of SQLite's own automatic checkpoint (a one-event commit writes ~3 pages; a
+# 188-byte event takes ~1/10 of a page). Checkpointing more often costs a database fsync
+# per checkpoint, and the append that arrives meanwhile waits in the thread.
 _CHECKPOINT_COMMITS = 300
-_CHECKPOINT_EVENTS = 3_000
+_CHECKPOINT_BYTES = 3 * 1024 * 1024
+_EVENT_OVERHEAD = 200
 
 Outcome = AppendResult | BaseException
 _Row = tuple[int, bytes, str, int, str, bytes, str | None, str | None]
@@ -95,7 +99,7 @@ class SqliteWriter:
         self._lock = threading.Lock()
         self._direct: sqlite3.Connection | None = None
         self._direct_known = _Known()
-        self._direct_commits = self._direct_events = 0
+        self._direct_commits = self._direct_bytes = 0
         self._startup_error: BaseException | None = None
         # Plain counts for observers (read without a lock: ints are replaced atomically).
         self.transactions = 0
@@ -213,10 +217,11 @@ class SqliteWriter:
         self._finish(outcomes, head)
         # The direct connection never checkpoints the WAL (that would copy pages and fsync
         # the database file on the loop's thread): every so often the thread does it.
+        batch = request.batch
         self._direct_commits += 1
-        self._direct_events += len(request.batch)
-        if self._direct_commits >= _CHECKPOINT_COMMITS or self._direct_events >= _CHECKPOINT_EVENTS:
-            self._direct_commits = self._direct_events = 0
+        self._direct_bytes += sum(len(event.data) for event in batch) + _EVENT_OVERHEAD * len(batch)
+        if self._direct_commits >= _CHECKPOINT_COMMITS or self._direct_bytes >= _CHECKPOINT_BYTES:
+            self._direct_commits = self._direct_bytes = 0
             self._queue.put(_CHECKPOINT)
         return True
 
