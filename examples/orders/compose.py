@@ -332,17 +332,37 @@ class OrdersSystem:
         Raises:
             TimeoutError: not within ``timeout`` seconds.
         """
-        async with asyncio.timeout(timeout):
-            previous: int | None = None
-            while True:
-                head = await self.store.head_position()
-                if await self.settled():
-                    if head == previous:
-                        return head
-                    previous = head
-                else:
-                    previous = None
-                await asyncio.sleep(poll)
+        try:
+            async with asyncio.timeout(timeout):
+                previous: int | None = None
+                while True:
+                    head = await self.store.head_position()
+                    if await self.settled():
+                        if head == previous:
+                            return head
+                        previous = head
+                    else:
+                        previous = None
+                    await asyncio.sleep(poll)
+        except TimeoutError:
+            raise TimeoutError(
+                f"the orders system did not settle within {timeout:g} s: {await self.progress()}"
+            ) from None
+
+    async def progress(self) -> str:
+        """Where each part stands against the log's head (for messages)."""
+        parts = [f"head {await self.store.head_position()}"]
+        if self.relay is not None:
+            parts.append(f"relay acked {self.relay.status.acked_position}")
+        if self.group is not None and self.broker is not None:
+            lags = await self.group.lag()
+            parts.append(
+                f"saga lag {sum(lags.values())} on {len(lags)} of {self.broker.partitions} "
+                f"partitions, {self.saga_in_flight} in flight"
+            )
+        parts.append(f"orders read model at {self.orders_runner.position}")
+        parts.append(f"revenue read model at {self.revenue_runner.position}")
+        return ", ".join(parts)
 
     async def rebuild(self, projection: fs.Projection[Any]) -> int:
         """Rebuild a read model from the whole log in shadow tables and swap it in."""

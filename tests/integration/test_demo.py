@@ -25,7 +25,7 @@ def _demo(
         env=env,
         capture_output=True,
         text=True,
-        timeout=110,
+        timeout=150,  # the demo gives up settling after 60 s and says what is behind
     )
 
 

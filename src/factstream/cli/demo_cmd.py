@@ -206,7 +206,7 @@ async def _run(
                 await workload.stock_up()
                 stats = await workload.run()
                 settle_began = time.perf_counter()
-                head = await system.settle(timeout=120)
+                head = await system.settle(timeout=60)
                 settle_seconds = time.perf_counter() - settle_began
                 await lag.sample()
             finally:
