@@ -1,9 +1,10 @@
 """The Redis Streams adapter (extra ``redis``: redis-py's asyncio client).
 
 Layout for ``prefix="factstream"``: one stream key per partition (``factstream:p0`` ...), each
-entry one field ``__data__`` holding FastStream's binary envelope (headers + JSON body, see
-``envelope.py``); consumer groups per partition key; dead letters of group ``billing`` in
-``factstream:dlq:billing``; ``factstream:meta`` marks that the keys exist.
+entry a field ``__data__`` holding FastStream's binary envelope (headers + JSON body, see
+``envelope.py``) and, for the relay's events, a field ``fs-event`` that factstream's consumers
+decode in one call (``redis_wire.py``); consumer groups per partition key; dead letters of
+group ``billing`` in ``factstream:dlq:billing``; ``factstream:meta`` marks that the keys exist.
 
 Redis 7.0 has no idempotent XADD: a re-publish is stored twice and consumers dedupe by
 (stream, version). Publishes go out in batches of ``batch_size`` entries, one batch at a time
@@ -28,7 +29,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -42,22 +43,31 @@ from .base import (
     dead_letter_fields,
     letter_from_fields,
 )
-from .envelope import DATA_FIELD, decode_envelope, encode_envelope
+from .envelope import DATA_FIELD, decode_envelope, encode_envelope, envelope_body
+from .redis_wire import EVENT_FIELD, EnvelopeHeaders, event_field, read_event_field
 
 __all__ = ["RedisStreamsBroker"]
 
 _log = logging.getLogger("factstream.streaming.redis")
 _ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
-_Batch = list[tuple[bytes, bytes, "asyncio.Future[Any]"]]
+_Batch = list[tuple[bytes, bytes, bytes, "asyncio.Future[Any]"]]
 
-# XADD each (KEYS[i], ARGV[i + 1]) as field __data__; ARGV[1] is MAXLEN (0: no trimming).
+# XADD each KEYS[i] with field __data__ = ARGV[2i] and, unless empty, fs-event = ARGV[2i + 1];
+# ARGV[1] is MAXLEN (0: no trimming).
 _XADD_MANY = """
 local maxlen = tonumber(ARGV[1])
-for i = 1, #KEYS do
+local function add(key, ...)
   if maxlen > 0 then
-    redis.call('XADD', KEYS[i], 'MAXLEN', '~', maxlen, '*', '__data__', ARGV[i + 1])
+    return redis.call('XADD', key, 'MAXLEN', '~', maxlen, '*', ...)
+  end
+  return redis.call('XADD', key, '*', ...)
+end
+for i = 1, #KEYS do
+  local event = ARGV[2 * i + 1]
+  if event == '' then
+    add(KEYS[i], '__data__', ARGV[2 * i])
   else
-    redis.call('XADD', KEYS[i], '*', '__data__', ARGV[i + 1])
+    add(KEYS[i], '__data__', ARGV[2 * i], 'fs-event', event)
   end
 end
 return #KEYS
@@ -133,11 +143,15 @@ class RedisStreamsBroker:
         if self._broken is not None:
             raise BrokerUnavailable(f"Redis publish failed: {_describe(self._broken)}")
         headers = message.headers
-        if headers.get("message_id") != message.msg_id:
-            headers = {**headers, "fs-msg-id": message.msg_id}
+        msg_id = message.msg_id
+        if headers.get("message_id") != msg_id:
+            headers = {**headers, "fs-msg-id": msg_id}
+        body = message.body
+        event = message.event
+        fast = b"" if event is None else event_field(msg_id, event, body) or b""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._batch.append(
-            (self._keys[message.partition], encode_envelope(headers, message.body), future)
+            (self._keys[message.partition], encode_envelope(headers, body), fast, future)
         )
         if len(self._batch) >= self.batch_size:
             await self._hand_over()
@@ -170,14 +184,15 @@ class RedisStreamsBroker:
             batch = await self._queue.get()
             if self._broken is None:
                 try:
-                    await self._xadd_many(
-                        keys=[key for key, _, _ in batch],
-                        args=[self.maxlen or 0, *[data for _, data, _ in batch]],
-                    )
+                    args: list[Any] = [self.maxlen or 0]
+                    for _, data, event, _ in batch:
+                        args.append(data)
+                        args.append(event)
+                    await self._xadd_many(keys=[key for key, _, _, _ in batch], args=args)
                 except (*_ERRORS, redis.exceptions.RedisError) as exc:
                     # Later batches are failed unsent, so nothing is stored after a gap.
                     self._broken = exc
-            for _, _, future in batch:
+            for _, _, _, future in batch:
                 if future.done():
                     continue
                 if self._broken is None:
@@ -202,7 +217,7 @@ class RedisStreamsBroker:
             batches.append(self._queue.get_nowait())
             self._queue.task_done()
         for batch in batches:
-            for _, _, future in batch:
+            for _, _, _, future in batch:
                 future.cancel()
         if self._sender is not None:
             self._sender.cancel()
@@ -379,20 +394,36 @@ class _RedisConsumer:
     async def _deliveries(self, entries: list[Any], counts: dict[str, int]) -> list[Delivery]:
         out = []
         gone = []
+        partition = self.partition
+        in_flight = self._in_flight
         for raw_id, fields in entries:
             entry_id = raw_id.decode()
-            if not fields or DATA_FIELD not in fields:
+            data = fields.get(DATA_FIELD) if fields else None
+            if data is None:
                 gone.append(entry_id)  # trimmed or deleted while pending
                 continue
-            try:
-                headers, body = decode_envelope(fields[DATA_FIELD])
-            except ValueError:
-                headers, body = {}, fields[DATA_FIELD]
-            msg_id = headers.get("fs-msg-id") or headers.get("message_id", "")
+            event = None
+            fast = fields.get(EVENT_FIELD)
+            if fast is not None:
+                try:
+                    body = envelope_body(data)
+                    read = read_event_field(fast, body)
+                    msg_id, event = read.msg_id, read.event
+                except ValueError:
+                    event = None
+            if event is not None:
+                headers: Mapping[str, str] = EnvelopeHeaders(data)
+            else:
+                # Written without fs-event (older relays, replays): the headers say it all.
+                try:
+                    headers, body = decode_envelope(data)
+                except ValueError:
+                    headers, body = {}, data
+                msg_id = headers.get("fs-msg-id") or headers.get("message_id", "")
             delivery = Delivery(
-                self.partition, msg_id, headers, body, counts.get(entry_id, 1), entry_id, entry_id
+                partition, msg_id, headers, body, counts.get(entry_id, 1), entry_id, raw_id, event
             )
-            self._in_flight[entry_id] = delivery
+            in_flight[entry_id] = delivery
             out.append(delivery)
         if gone:
             await self._redis.xack(self._key, self._group, *gone)
@@ -401,9 +432,11 @@ class _RedisConsumer:
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         if not deliveries:
             return
-        ids = [d.broker_id for d in deliveries]
-        for entry_id in ids:
-            self._in_flight.pop(entry_id, None)
+        in_flight = self._in_flight
+        for delivery in deliveries:
+            in_flight.pop(delivery.broker_id, None)
+        # The entry ids as read (bytes): redis-py sends them without encoding them again.
+        ids = [d.raw or d.broker_id for d in deliveries]
         try:
             await self._redis.xack(self._key, self._group, *ids)
         except _ERRORS as exc:
