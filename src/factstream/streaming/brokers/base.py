@@ -171,7 +171,9 @@ class Broker(Protocol):
         ...
 
     async def publish(self, message: OutboundMessage) -> asyncio.Future[Any]:
-        """Send ``message``; return a future resolved when the broker acknowledged it.
+        """Send ``message``; return a future resolved when the broker acknowledged it
+        (messages acknowledged together may share one: Redis's batches do, so cancelling it
+        gives the whole batch up, as :meth:`cancel_pending` does).
 
         Waits while the broker's bound of unacknowledged publishes is reached (backpressure).
         Messages of one publisher are stored in the order published.

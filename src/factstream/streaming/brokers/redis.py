@@ -10,7 +10,8 @@ Redis 7.0 has no idempotent XADD: a re-publish is stored twice and consumers ded
 (stream, version). Publishes go out in batches of ``batch_size`` entries, one batch at a time
 so entries keep their order, with at most ``max_pending`` entries unacknowledged. A batch is
 one call of a small Lua script that runs ``XADD`` for each entry (one command and one reply
-per batch instead of one per entry: the client's per-command work was most of a publish).
+per batch instead of one per entry: the client's per-command work was most of a publish);
+its messages share one future, resolved when the call returned.
 The script touches several partition keys, so the adapter needs a single Redis (or keys in
 one hash slot), not a Redis Cluster.
 
@@ -50,12 +51,25 @@ __all__ = ["RedisStreamsBroker"]
 
 _log = logging.getLogger("factstream.streaming.redis")
 _ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
-_Batch = list[tuple[bytes, bytes, bytes, "asyncio.Future[Any]"]]
+_Entries = list[tuple[bytes, bytes, bytes]]  # (key, __data__, fs-event or b"")
 
-# ARGV[1] is MAXLEN (0: no trimming). For each KEYS[i], ARGV[2i] lists the sizes of its entries
-# ("<data> <event>" pairs) and ARGV[2i + 1] holds them one after the other: each is XADDed with
-# field __data__ and, unless its event part is empty, fs-event. One argument per key and kind
-# instead of three per entry: redis-py packs each argument in Python.
+
+class _Batch:
+    """Entries sent in one script call, and the one future of them all: the call is atomic,
+    so they are acknowledged together (one future instead of one per message)."""
+
+    __slots__ = ("entries", "future")
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self.entries: _Entries = []
+        self.future = future
+
+
+# ARGV[1] is MAXLEN (0: no trimming). Then for each KEYS[i]: the number n of its entries, and
+# n (data, event) pairs, each XADDed with field __data__ and, unless the event is empty,
+# fs-event. No key per entry: redis-py packs each argument in Python. (Sizes and entries back
+# to back in two arguments per key cost the client less, but the server's string.sub and
+# gmatch more than that: more CPU in all on a 2-core machine.)
 _XADD_MANY = """
 local maxlen = tonumber(ARGV[1])
 local function add(key, ...)
@@ -64,22 +78,21 @@ local function add(key, ...)
   end
   return redis.call('XADD', key, '*', ...)
 end
+local at = 2
 local added = 0
 for i = 1, #KEYS do
-  local blob = ARGV[2 * i + 1]
-  local at = 1
-  for size, extra in string.gmatch(ARGV[2 * i], '(%d+) (%d+)') do
-    local stop = at + tonumber(size)
-    local data = string.sub(blob, at, stop - 1)
-    if extra == '0' then
-      add(KEYS[i], '__data__', data)
-      at = stop
+  local count = tonumber(ARGV[at])
+  at = at + 1
+  for _ = 1, count do
+    local event = ARGV[at + 1]
+    if event == '' then
+      add(KEYS[i], '__data__', ARGV[at])
     else
-      at = stop + tonumber(extra)
-      add(KEYS[i], '__data__', data, 'fs-event', string.sub(blob, stop, at - 1))
+      add(KEYS[i], '__data__', ARGV[at], 'fs-event', event)
     end
-    added = added + 1
+    at = at + 2
   end
+  added = added + count
 end
 return added
 """
@@ -115,7 +128,7 @@ class RedisStreamsBroker:
         self.maxlen = maxlen
         self._keys = [f"{prefix}:p{p}".encode() for p in range(partitions)]
         self._meta = f"{prefix}:meta"
-        self._batch: _Batch = []
+        self._batch: _Batch | None = None
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue(max(1, max_pending // batch_size))
         self._sender: asyncio.Task[None] | None = None
         self._flush_scheduled = False
@@ -165,27 +178,28 @@ class RedisStreamsBroker:
         body = message.body
         event = message.event
         fast = b"" if event is None else event_field(msg_id, event, body) or b""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._batch.append(
-            (self._keys[message.partition], encode_envelope(headers, body), fast, future)
-        )
-        if len(self._batch) >= self.batch_size:
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = _Batch(asyncio.get_running_loop().create_future())
+        batch.entries.append((self._keys[message.partition], encode_envelope(headers, body), fast))
+        if len(batch.entries) >= self.batch_size:
             await self._hand_over()
         elif not self._flush_scheduled:
             # Whatever is buffered goes out as soon as the publisher lets the loop run.
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush_soon)
-        return future
+        return batch.future
 
     def _flush_soon(self) -> None:
         self._flush_scheduled = False
-        if self._batch and not self._queue.full():
-            batch, self._batch = self._batch, []
+        if self._batch is not None and not self._queue.full():
+            batch, self._batch = self._batch, None
             self._queue.put_nowait(batch)
             self._ensure_sender()
 
     async def _hand_over(self) -> None:
-        batch, self._batch = self._batch, []
+        batch, self._batch = self._batch, None
+        assert batch is not None
         self._ensure_sender()
         await self._queue.put(batch)  # waits while max_pending entries are unacknowledged
 
@@ -200,14 +214,13 @@ class RedisStreamsBroker:
             batch = await self._queue.get()
             if self._broken is None:
                 try:
-                    keys, args = _script_args(batch, self.maxlen or 0)
+                    keys, args = _script_args(batch.entries, self.maxlen or 0)
                     await self._xadd_many(keys=keys, args=args)
                 except (*_ERRORS, redis.exceptions.RedisError) as exc:
                     # Later batches are failed unsent, so nothing is stored after a gap.
                     self._broken = exc
-            for _, _, _, future in batch:
-                if future.done():
-                    continue
+            future = batch.future
+            if not future.done():
                 if self._broken is None:
                     future.set_result(None)
                 else:
@@ -215,23 +228,22 @@ class RedisStreamsBroker:
                         BrokerUnavailable(f"XADD failed: {_describe(self._broken)}")
                     )
             self._queue.task_done()
-            if self._batch and not self._queue.full():
+            if self._batch is not None and not self._queue.full():
                 # A partial batch whose flush found the queue full (with no publish after it
                 # to flush it again) goes now. No publisher waits in _hand_over meanwhile:
                 # it empties _batch before waiting, and nothing is added while it waits.
-                batch, self._batch = self._batch, []
+                batch, self._batch = self._batch, None
                 self._queue.put_nowait(batch)
 
     def cancel_pending(self) -> None:
         """Fail what is buffered or queued and accept publishes again (after a failure)."""
-        batches = [self._batch]
-        self._batch = []
+        batches = [] if self._batch is None else [self._batch]
+        self._batch = None
         while not self._queue.empty():
             batches.append(self._queue.get_nowait())
             self._queue.task_done()
         for batch in batches:
-            for _, _, _, future in batch:
-                future.cancel()
+            batch.future.cancel()
         if self._sender is not None:
             self._sender.cancel()
             self._sender = None
@@ -284,7 +296,7 @@ class RedisStreamsBroker:
         await self._redis.delete(*keys)
 
     async def close(self) -> None:
-        if self._batch:
+        if self._batch is not None:
             self._flush_soon()
         if self._sender is not None and not self._queue.empty():
             with contextlib.suppress(TimeoutError):
@@ -298,20 +310,20 @@ def _as_parsed(response: Any, **options: Any) -> Any:
     return response
 
 
-def _script_args(batch: _Batch, maxlen: int) -> tuple[list[bytes], list[Any]]:
-    """The keys and arguments of one ``_XADD_MANY`` call for ``batch``."""
-    by_key: dict[bytes, tuple[list[bytes], list[bytes]]] = {}
-    for key, data, event, _ in batch:
+def _script_args(batch: _Entries, maxlen: int) -> tuple[list[bytes], list[Any]]:
+    """The keys and arguments of one ``_XADD_MANY`` call for ``batch`` (entries keep their
+    order within each key)."""
+    by_key: dict[bytes, list[bytes]] = {}
+    for key, data, event in batch:
         entries = by_key.get(key)
         if entries is None:
-            entries = by_key[key] = ([], [])
-        entries[0].append(b"%d %d" % (len(data), len(event)))
-        entries[1].append(data)
-        entries[1].append(event)
+            entries = by_key[key] = []
+        entries.append(data)
+        entries.append(event)
     args: list[Any] = [maxlen]
-    for sizes, blobs in by_key.values():
-        args.append(b",".join(sizes))
-        args.append(b"".join(blobs))
+    for entries in by_key.values():
+        args.append(len(entries) // 2)
+        args.extend(entries)
     return list(by_key), args
 
 
