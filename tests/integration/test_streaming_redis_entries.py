@@ -24,6 +24,7 @@ from factstream.streaming.brokers.envelope import decode_envelope, encode_envelo
 from factstream.streaming.brokers.redis_wire import read_event_field
 from factstream.streaming.cloudevents import event_headers
 from factstream.testing.contracts.broker import collect_deliveries, outbound
+from tests.services import require
 from tests.unit.streaming.helpers import running, wait_until
 
 from .streaming_support import open_test_broker
@@ -162,6 +163,34 @@ async def test_trimmed_partitions_keep_the_event_field() -> None:
         ((_, fields),) = await broker._redis.xrevrange(broker.key(0), count=1)
         read = read_event_field(fields[EVENT], msgspec.json.encode(events[-1].data))
         assert read.event == events[-1]
+    finally:
+        await broker.destroy()
+        await broker.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+async def test_a_member_reads_its_entries_over_either_redis_protocol(protocol: int) -> None:
+    """Members read XREADGROUP replies as the parser made them: RESP2 lists, RESP3 maps."""
+    import redis.asyncio as aioredis
+
+    from factstream.streaming.brokers.redis import RedisStreamsBroker
+
+    require("Redis", "127.0.0.1", 6379)
+    client = aioredis.Redis.from_url("redis://127.0.0.1:6379/0", protocol=protocol)
+    broker = RedisStreamsBroker(client, prefix=f"fstest{uuid.uuid4().hex[:10]}", partitions=1)
+    try:
+        events = events_of("order-1", 3)
+        await broker._redis.xadd(broker.key(0), old_entry(events[0]))
+        for event in events[1:]:
+            await (await broker.publish(message_for(event, 1, "test")))
+        consumer = await broker.consumer("reader", 0, max_in_flight=16, member="m-1")
+        deliveries = await collect_deliveries(consumer, 3, ack=False)
+        assert [d.event for d in deliveries] == [None, *events[1:]]
+        await consumer.nak(deliveries[1:])  # read again, from the pending entries
+        again = await collect_deliveries(consumer, 2)
+        assert [d.event for d in again] == events[1:]
+        assert [d.delivery_count for d in again] == [2, 2]
+        await consumer.close()
     finally:
         await broker.destroy()
         await broker.close()
