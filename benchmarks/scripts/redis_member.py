@@ -9,7 +9,7 @@ Usage: PYTHONPATH=src:. python -m benchmarks.scripts.redis_member [MODE] [EVENTS
     profile    the same under cProfile (slower; the top 35 functions by own time)
 
 Like ``python -m benchmarks --scenarios sg --brokers redis``: a fresh SQLite store of EVENTS
-events (10 per stream) under ``benchmarks/scratch-redis-member`` (removed afterwards), the
+events (10 per stream) in a new temporary folder (removed afterwards), the
 streaming state in a file of its own, a fresh broker prefix on ``redis://127.0.0.1:6379/0``,
 8 partitions, the relay run untimed, then one member with a counting handler. For a sampling
 profile, run it under py-spy (``py-spy record -f raw -o out.txt -- python -m ...``).
@@ -23,8 +23,8 @@ import gc
 import os
 import pathlib
 import pstats
-import shutil
 import sys
+import tempfile
 import time
 import uuid
 from typing import Any
@@ -35,8 +35,6 @@ from factstream.streaming import ConsumerGroup, GroupSettings
 from ..sizes import Sizes
 from ..streaming import Setup, fill
 from ..targets import Target
-
-_SCRATCH = pathlib.Path(__file__).resolve().parent.parent / "scratch-redis-member"
 
 
 class GcClock:
@@ -92,8 +90,8 @@ class Awaits:
 
 
 async def measure(mode: str, count: int) -> None:
-    _SCRATCH.mkdir(exist_ok=True)
-    target = Target("sqlite", path=str(_SCRATCH / f"m{uuid.uuid4().hex[:8]}.db"))
+    scratch = tempfile.TemporaryDirectory(prefix="factstream-redis-member-")
+    target = Target("sqlite", path=str(pathlib.Path(scratch.name) / f"m{uuid.uuid4().hex[:8]}.db"))
     clock = GcClock()
     try:
         async with Setup(target, Sizes(), "redis", {}) as setup:
@@ -134,7 +132,7 @@ async def measure(mode: str, count: int) -> None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
     finally:
-        shutil.rmtree(_SCRATCH, ignore_errors=True)
+        scratch.cleanup()
     seconds = ended - first
     print(
         f"{(count - 1) / seconds:,.0f} events/s, {(cpu_ended - cpu_first) / count * 1e6:.1f} "
