@@ -45,13 +45,20 @@ from .base import (
     letter_from_fields,
 )
 from .envelope import DATA_FIELD, decode_envelope, encode_envelope, envelope_body
-from .redis_wire import EVENT_FIELD, EnvelopeHeaders, event_field, read_event_field
+from .redis_wire import (
+    EVENT_FIELD,
+    XADD_MANY,
+    Entries,
+    EnvelopeHeaders,
+    event_field,
+    read_event_field,
+    script_args,
+)
 
 __all__ = ["RedisStreamsBroker"]
 
 _log = logging.getLogger("factstream.streaming.redis")
 _ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
-_Entries = list[tuple[bytes, bytes, bytes]]  # (key, __data__, fs-event or b"")
 
 
 class _Batch:
@@ -61,41 +68,8 @@ class _Batch:
     __slots__ = ("entries", "future")
 
     def __init__(self, future: asyncio.Future[Any]) -> None:
-        self.entries: _Entries = []
+        self.entries: Entries = []
         self.future = future
-
-
-# ARGV[1] is MAXLEN (0: no trimming). Then for each KEYS[i]: the number n of its entries, and
-# n (data, event) pairs, each XADDed with field __data__ and, unless the event is empty,
-# fs-event. No key per entry: redis-py packs each argument in Python. (Sizes and entries back
-# to back in two arguments per key cost the client less, but the server's string.sub and
-# gmatch more than that: more CPU in all on a 2-core machine.)
-_XADD_MANY = """
-local maxlen = tonumber(ARGV[1])
-local function add(key, ...)
-  if maxlen > 0 then
-    return redis.call('XADD', key, 'MAXLEN', '~', maxlen, '*', ...)
-  end
-  return redis.call('XADD', key, '*', ...)
-end
-local at = 2
-local added = 0
-for i = 1, #KEYS do
-  local count = tonumber(ARGV[at])
-  at = at + 1
-  for _ = 1, count do
-    local event = ARGV[at + 1]
-    if event == '' then
-      add(KEYS[i], '__data__', ARGV[at])
-    else
-      add(KEYS[i], '__data__', ARGV[at], 'fs-event', event)
-    end
-    at = at + 2
-  end
-  added = added + count
-end
-return added
-"""
 
 
 class RedisStreamsBroker:
@@ -133,7 +107,7 @@ class RedisStreamsBroker:
         self._sender: asyncio.Task[None] | None = None
         self._flush_scheduled = False
         self._broken: BaseException | None = None
-        self._xadd_many = client.register_script(_XADD_MANY)
+        self._xadd_many = client.register_script(XADD_MANY)
         # Stream reads go through a client of their own on the same connections, whose
         # XREADGROUP replies are left as the parser made them: redis-py's callback makes a dict
         # per entry and records a lag metric per read, a fifth of a member's time.
@@ -214,7 +188,7 @@ class RedisStreamsBroker:
             batch = await self._queue.get()
             if self._broken is None:
                 try:
-                    keys, args = _script_args(batch.entries, self.maxlen or 0)
+                    keys, args = script_args(batch.entries, self.maxlen or 0)
                     await self._xadd_many(keys=keys, args=args)
                 except (*_ERRORS, redis.exceptions.RedisError) as exc:
                     # Later batches are failed unsent, so nothing is stored after a gap.
@@ -308,23 +282,6 @@ class RedisStreamsBroker:
 
 def _as_parsed(response: Any, **options: Any) -> Any:
     return response
-
-
-def _script_args(batch: _Entries, maxlen: int) -> tuple[list[bytes], list[Any]]:
-    """The keys and arguments of one ``_XADD_MANY`` call for ``batch`` (entries keep their
-    order within each key)."""
-    by_key: dict[bytes, list[bytes]] = {}
-    for key, data, event in batch:
-        entries = by_key.get(key)
-        if entries is None:
-            entries = by_key[key] = []
-        entries.append(data)
-        entries.append(event)
-    args: list[Any] = [maxlen]
-    for entries in by_key.values():
-        args.append(len(entries) // 2)
-        args.extend(entries)
-    return list(by_key), args
 
 
 def _describe(exc: BaseException) -> str:
