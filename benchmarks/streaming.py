@@ -11,8 +11,10 @@ worker process against a fresh store (the harness's target) and a fresh broker p
 - (sg) consumer group throughput: the relay publishes the events untimed; one member with a
   counting handler, timed from ``ConsumerGroup.run()`` until it handled the last one (its
   lease and its partition readers' setup included). The raw side reads the same relayed
-  messages with the bare client (a pull consumer, fetch 256, ``ack()`` each; ``XREADGROUP``
-  of 100 per partition key + ``XACK``).
+  messages with the bare client (a pull consumer, fetch 256, ``ack()`` each; on Redis two
+  references, each on a group of its own: ``XREADGROUP`` COUNT 100 on all the partition keys
+  in one call + one ``XACK`` per key, and the pre-project measured limit's form, one key per
+  ``XREADGROUP`` COUNT 100 call, its entries acknowledged by one ``XACK`` each, pipelined).
 - (sl) latency append -> consumer: this process appends ``stream_rate`` events/s (each
   stamped with ``perf_counter_ns`` before ``append``) and runs the relay; a member in a child
   process records ``perf_counter_ns() - t`` when it handles each event (CLOCK_MONOTONIC, one
@@ -313,6 +315,7 @@ async def _raw_nats_consume(setup: Setup, count: int) -> float:
 
 
 async def _raw_redis_consume(setup: Setup, count: int) -> float:
+    """``XREADGROUP`` COUNT 100 on every partition key in one call, one ``XACK`` per key."""
     import redis.asyncio as aioredis
 
     client: Any = aioredis.Redis.from_url(setup.url)
@@ -333,13 +336,46 @@ async def _raw_redis_consume(setup: Setup, count: int) -> float:
         await client.aclose()
 
 
+async def _raw_redis_consume_per_key(setup: Setup, count: int) -> float:
+    """The measured-limits document's reference (``XREADGROUP`` COUNT 100 + pipelined
+    ``XACK``): one key per ``XREADGROUP`` call, the keys in turn, and each entry's ``XACK``
+    sent in one pipeline per read."""
+    import redis.asyncio as aioredis
+
+    client: Any = aioredis.Redis.from_url(setup.url)
+    keys = [setup.broker.key(p) for p in range(setup.sizes.stream_partitions)]
+    for key in keys:
+        await client.xgroup_create(key, "raw-per-key", id="0", mkstream=True)
+    got = 0
+    try:
+        began = time.perf_counter()
+        while got < count:
+            for key in keys:
+                reply = await client.xreadgroup("raw-per-key", "c1", {key: ">"}, count=100)
+                entries = reply[0][1] if reply else []
+                if entries:
+                    async with client.pipeline(transaction=False) as pipe:
+                        for entry_id, _ in entries:
+                            pipe.xack(key, "raw-per-key", entry_id)
+                        await pipe.execute()
+                    got += len(entries)
+        return count / (time.perf_counter() - began)
+    finally:
+        await client.aclose()
+
+
 async def _raw_consume(setup: Setup) -> Result:
     assert setup.store is not None
     count = setup.sizes.stream_events
     await fill(setup.store, count)
     await setup.relay_all(count)
-    consume = _raw_nats_consume if setup.kind == "nats" else _raw_redis_consume
-    return {"events_per_s": await consume(setup, count), "events": count}
+    if setup.kind == "nats":
+        return {"events_per_s": await _raw_nats_consume(setup, count), "events": count}
+    return {
+        "events_per_s": await _raw_redis_consume(setup, count),
+        "per_key_events_per_s": await _raw_redis_consume_per_key(setup, count),
+        "events": count,
+    }
 
 
 # -- members in child processes ---------------------------------------------------------------

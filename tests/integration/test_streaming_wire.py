@@ -205,3 +205,18 @@ async def test_a_redis_batch_left_while_the_queue_was_full_goes_out_after_all() 
     finally:
         await broker.destroy()
         await broker.close()
+
+
+async def test_redis_acknowledges_a_batch_s_messages_together() -> None:
+    """A batch is one atomic script call: once one of its messages is acknowledged, all are."""
+    pytest.importorskip("redis")
+    broker = await open_test_broker("redis", partitions=2, batch_size=64)
+    try:
+        futures = [await broker.publish(outbound(n, partition=n % 2)) for n in range(5)]
+        await asyncio.wait_for(futures[0], 10)
+        assert all(f.done() and f.exception() is None for f in futures)
+        lengths = [await broker._redis.xlen(broker.key(p)) for p in range(2)]  # type: ignore[attr-defined]
+        assert lengths == [3, 2]
+    finally:
+        await broker.destroy()
+        await broker.close()

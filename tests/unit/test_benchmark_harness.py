@@ -116,3 +116,22 @@ def test_h_table_shows_totals_scaling_and_paired_ratios() -> None:
     assert lines[3].startswith("| 2 processes | 1,500/s (1.50x) | 600/s (1.20x) | 2.50x")
     assert lines[4].endswith("| 20,000/s (4.00x) |")
     assert report.processes_table(report.summarize(Outcome(), "postgres")) == ""
+
+
+def test_the_streaming_table_shows_both_raw_redis_consume_references_paired() -> None:
+    outcome = Outcome()
+    for run in range(3):
+        outcome.samples["sg-redis"]["factstream"].append({"events_per_s": 30_000.0 + run})
+        outcome.samples["sg-redis"]["raw"].append(
+            {"events_per_s": 120_000.0, "per_key_events_per_s": 40_000.0 - 10_000 * run}
+        )
+
+    lines = report.streaming_table(report.summarize(outcome, "sqlite")).splitlines()
+
+    assert len(lines) == 4
+    assert "| 30,001/s | 120,000/s (" in lines[2]
+    assert lines[2].endswith("| 25% (25%) |")
+    assert "30,001/s | 30,000/s (" in lines[3]
+    assert "one key per call" in lines[3]
+    # The paired ratio is the median of the runs' own: 30,000/40,000, 30,001/30,000, ...
+    assert lines[3].endswith("| 100% (100%) |")

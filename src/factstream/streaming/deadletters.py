@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import uuid
 from collections import defaultdict
@@ -72,7 +73,8 @@ class DeadLetters:
                         letter.body,
                     )
                 )
-                await future
+                # Shielded: the future may be shared with other messages of its batch.
+                await asyncio.shield(future)
                 await self.broker.delete_dead_letter(self.group, letter.id)
         return len(letters)
 

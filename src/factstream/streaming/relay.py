@@ -98,6 +98,7 @@ def message_for(event: RecordedEvent, partitions: int, source: str) -> OutboundM
         headers["ce-id"],
         headers,
         _encode(event.data),
+        event,
     )
 
 

@@ -19,6 +19,8 @@ from .state.base import StreamingState, StreamMark
 
 __all__ = ["Handler", "PartitionStats", "PartitionWorker", "RetryPolicy"]
 
+_NO_MARK = StreamMark()
+
 _log = logging.getLogger("factstream.streaming.consumer")
 
 Handler = Callable[[RecordedEvent], Awaitable[None]]
@@ -113,91 +115,148 @@ class PartitionWorker:
         partition given to another member then starts there with nothing handled twice)."""
         self._stopping = True
 
-    async def _load_marks(self, batch: list[tuple[Delivery, RecordedEvent | None]]) -> None:
+    async def _load_marks(self, events: list[RecordedEvent | None]) -> None:
         marks = self._marks
-        missing = {e.stream_id for _, e in batch if e is not None and e.stream_id not in marks}
+        missing = {e.stream_id for e in events if e is not None and e.stream_id not in marks}
         if missing:
             found = await self.state.load_marks(self.group, missing)
             for stream_id in missing:
-                marks[stream_id] = found.get(stream_id, StreamMark())
+                marks[stream_id] = found.get(stream_id, _NO_MARK)
         while len(marks) > self.cache_size:
             marks.popitem(last=False)
 
-    async def _process(self, consumer: PartitionConsumer, deliveries: list[Delivery]) -> None:
-        batch: list[tuple[Delivery, RecordedEvent | None]] = []
+    def _events(self, deliveries: list[Delivery]) -> list[RecordedEvent | None]:
+        """The deliveries' events (``None``: unreadable)."""
+        events: list[RecordedEvent | None] = []
         for delivery in deliveries:
-            try:
-                batch.append((delivery, event_from_message(delivery.headers, delivery.body)))
-            except MalformedMessage as exc:
-                batch.append((delivery, None))
-                _log.warning(
-                    "group %s: unreadable message %s: %s", self.group, delivery.msg_id, exc
-                )
-        await self._load_marks(batch)
+            event = delivery.event  # read by the adapter (Redis's fs-event field)
+            if event is None:
+                try:
+                    event = event_from_message(delivery.headers, delivery.body)
+                except MalformedMessage as exc:
+                    _log.warning(
+                        "group %s: unreadable message %s: %s", self.group, delivery.msg_id, exc
+                    )
+            events.append(event)
+        return events
+
+    async def _process(self, consumer: PartitionConsumer, deliveries: list[Delivery]) -> None:
+        events = self._events(deliveries)
+        await self._load_marks(events)
         marks = self._marks
+        handler = self.handler
+        stats = self.stats
+        # The last version applied in this batch per stream; marks are made once, at the end.
+        applied: dict[str, int] = {}
         updates: dict[str, StreamMark] = {}
-        for delivery, event in batch:
+        for delivery, event in zip(deliveries, events, strict=True):
             if event is None:
                 await self._dead_letter(delivery, "unreadable message", delivery.delivery_count)
                 continue
             stream_id = event.stream_id
-            mark = marks.get(stream_id) or StreamMark()
-            if mark.parked is not None and stream_id not in updates:
-                # A replay elsewhere may have unparked it: look again before parking more.
-                mark = (await self.state.load_marks(self.group, [stream_id])).get(
-                    stream_id, StreamMark()
-                )
-            if event.version <= mark.version:
-                self.stats.skipped += 1
+            version = event.version
+            last = applied.get(stream_id)
+            if last is None:
+                mark = marks.get(stream_id) or _NO_MARK
+                if mark.parked is not None and stream_id not in updates:
+                    # A replay elsewhere may have unparked it: look again before parking more.
+                    mark = (await self.state.load_marks(self.group, [stream_id])).get(
+                        stream_id, _NO_MARK
+                    )
+                    marks[stream_id] = mark
+                if mark.parked is not None:
+                    if version > mark.version:
+                        await self._dead_letter(
+                            delivery,
+                            f"stream {stream_id!r} is parked from version {mark.parked}",
+                            0,
+                        )
+                    else:
+                        stats.skipped += 1
+                    continue
+                last = mark.version
+            if version <= last:
+                stats.skipped += 1
                 continue
-            if mark.parked is not None:
-                await self._dead_letter(
-                    delivery, f"stream {stream_id!r} is parked from version {mark.parked}", 0
-                )
-                continue
-            todo = [event]
-            if event.version > mark.version + 1:
-                gap = await self.store.read(
-                    stream_id, mark.version + 1, limit=event.version - mark.version - 1
-                )
-                self.stats.gap_events += len(gap)
-                todo = [*gap, event]
-            for item in todo:
-                if await self._apply(item, delivery):
-                    mark = StreamMark(item.version, None)
+            if version == last + 1:
+                # The usual case: the next version, handled once.
+                try:
+                    await handler(event)
+                except Exception as exc:
+                    handled = await self._retry(event, delivery, exc)
                 else:
-                    mark = StreamMark(mark.version, item.version)
+                    stats.handled += 1
+                    handled = True
+                if handled:
+                    applied[stream_id] = version
+                else:
+                    self._park(stream_id, last, version, applied, updates)
+                continue
+            # A gap: the missing versions come from the store first.
+            gap = await self.store.read(stream_id, last + 1, limit=version - last - 1)
+            stats.gap_events += len(gap)
+            for item in [*gap, event]:
+                if await self._apply(item, delivery):
+                    last = item.version
+                else:
+                    self._park(stream_id, last, item.version, applied, updates)
                     break
-            marks[stream_id] = updates[stream_id] = mark
+            else:
+                applied[stream_id] = last
+        for stream_id, version in applied.items():
+            marks[stream_id] = updates[stream_id] = StreamMark(version)
         if updates:
             await self.state.save_marks(self.group, updates)
         await consumer.ack(deliveries)
 
+    def _park(
+        self,
+        stream_id: str,
+        last: int,
+        failed: int,
+        applied: dict[str, int],
+        updates: dict[str, StreamMark],
+    ) -> None:
+        """Park ``stream_id`` from version ``failed`` (``last`` applied before it)."""
+        applied.pop(stream_id, None)
+        self._marks[stream_id] = updates[stream_id] = StreamMark(last, failed)
+
     async def _apply(self, event: RecordedEvent, delivery: Delivery) -> bool:
+        try:
+            await self.handler(event)
+        except Exception as exc:
+            return await self._retry(event, delivery, exc)
+        self.stats.handled += 1
+        return True
+
+    async def _retry(self, event: RecordedEvent, delivery: Delivery, error: Exception) -> bool:
+        """Try ``event`` again after its first attempt raised ``error``, as the retry policy
+        says; dead-letter it when every attempt failed. Whether it was handled."""
         retry = self.retry
-        for attempt in range(1, retry.max_attempts + 1):
+        attempt = 1
+        while attempt < retry.max_attempts:
+            self.stats.retries += 1
+            await asyncio.sleep(retry.delay(attempt))
+            attempt += 1
             try:
                 await self.handler(event)
             except Exception as exc:
-                if attempt >= retry.max_attempts:
-                    _log.error(
-                        "group %s: %s v%d of %r failed %d times, dead-lettered: %r",
-                        self.group,
-                        event.type,
-                        event.version,
-                        event.stream_id,
-                        attempt,
-                        exc,
-                    )
-                    count = attempt + max(delivery.delivery_count - 1, 0)
-                    await self._dead_letter(self._as_delivery(event, delivery), repr(exc), count)
-                    return False
-                self.stats.retries += 1
-                await asyncio.sleep(retry.delay(attempt))
+                error = exc
             else:
                 self.stats.handled += 1
                 return True
-        return False  # pragma: no cover - max_attempts >= 1
+        _log.error(
+            "group %s: %s v%d of %r failed %d times, dead-lettered: %r",
+            self.group,
+            event.type,
+            event.version,
+            event.stream_id,
+            attempt,
+            error,
+        )
+        count = attempt + max(delivery.delivery_count - 1, 0)
+        await self._dead_letter(self._as_delivery(event, delivery), repr(error), count)
+        return False
 
     def _as_delivery(self, event: RecordedEvent, delivery: Delivery) -> Delivery:
         if delivery.msg_id == str(event.id) or delivery.headers.get("ce-id") == str(event.id):

@@ -101,6 +101,54 @@ async def test_duplicates_are_skipped_and_gaps_are_fetched_from_the_store(
     assert marks["order-1"].version == 5
 
 
+async def test_a_handler_that_fails_then_succeeds_applies_the_event_once(
+    store: MemoryEventStore,
+) -> None:
+    broker, state, recorder = MemoryBroker(1), MemoryStreamingState(), Recorder()
+    failures = {("order-0", 2): 2}  # fails twice, then works (max_attempts is 3)
+    original = recorder.__call__
+
+    async def flaky(event: RecordedEvent) -> None:
+        key = (event.stream_id, event.version)
+        if failures.get(key, 0) > 0:
+            failures[key] -= 1
+            raise ValueError("not yet")
+        await original(event)
+
+    relay = Relay(store, broker, state, FAST)
+    group = ConsumerGroup("g", broker, store, state, flaky, GROUP)
+    async with running(relay.run(), group.run()):
+        for version in range(1, 4):
+            await append_round(store, 1, version)
+        await wait_until(lambda: recorder.count == 3)
+    assert recorder.applied["order-0"] == [1, 2, 3]
+    assert group.status.stats[0].retries == 2
+    assert group.status.stats[0].dead_lettered == 0
+    assert await DeadLetters(broker, state, "g").list() == []
+
+
+async def test_an_event_fetched_for_a_gap_that_keeps_failing_parks_its_stream(
+    store: MemoryEventStore,
+) -> None:
+    broker, state, recorder = MemoryBroker(1), MemoryStreamingState(), Recorder()
+    recorder.fail_on.add(("order-1", 2))
+    for n in range(4):
+        await store.append("order-1", [NewEvent("Happened", {"n": n})])
+    log = [e async for e in store.read_all()]
+    # The broker holds v1 and v4: v2 and v3 come from the store, and v2 is poison.
+    for index in (0, 3):
+        await broker.publish(message_for(log[index], 1, "test"))
+    group = ConsumerGroup("g", broker, store, state, recorder, GROUP)
+    async with running(group.run()):
+        await wait_until(lambda: len(broker._letters.get("g", [])) == 1)
+    assert recorder.applied["order-1"] == [1]
+    letters = await DeadLetters(broker, state, "g").list()
+    assert [letter.headers["ce-fsversion"] for letter in letters] == ["2"]
+    assert letters[0].delivery_count == 3
+    marks = await state.load_marks("g", ["order-1"])
+    assert (marks["order-1"].version, marks["order-1"].parked) == (1, 2)
+
+
 async def test_a_poison_event_is_dead_lettered_its_stream_parked_and_the_rest_flows(
     store: MemoryEventStore,
 ) -> None:

@@ -14,10 +14,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import msgspec
 
 from ...events import FactstreamError
+
+if TYPE_CHECKING:
+    from ...events import RecordedEvent
 
 __all__ = [
     "Broker",
@@ -33,9 +38,8 @@ class BrokerUnavailable(FactstreamError):
     """The broker could not be reached, or did not acknowledge in time."""
 
 
-@dataclass(frozen=True, slots=True)
-class OutboundMessage:
-    """A message to publish.
+class OutboundMessage(msgspec.Struct, frozen=True):
+    """A message to publish (a msgspec struct: made for every event, it is built in C).
 
     Attributes:
         partition: the partition (``0 <= partition < broker.partitions``).
@@ -44,6 +48,9 @@ class OutboundMessage:
         msg_id: the dedupe id (the event id; a suffixed id for replays).
         headers: string headers (the CloudEvents attributes).
         body: the payload.
+        event: the event the headers and body describe, when the message is one (the
+            relay's): an adapter may also store it in a form of its own that its consumers
+            read faster (Redis: the ``fs-event`` field, see ``brokers/redis_wire.py``).
     """
 
     partition: int
@@ -52,11 +59,12 @@ class OutboundMessage:
     msg_id: str
     headers: Mapping[str, str]
     body: bytes
+    event: RecordedEvent | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """A message received by a :class:`PartitionConsumer`; ack or nak it through that consumer.
+class Delivery(msgspec.Struct, frozen=True):
+    """A message received by a :class:`PartitionConsumer`; ack or nak it through that consumer
+    (a msgspec struct: made for every message, it is built in C).
 
     Attributes:
         partition: the partition it came from.
@@ -65,6 +73,9 @@ class Delivery:
         body: its payload.
         delivery_count: how many times the broker delivered it (1 the first time).
         broker_id: the broker's id of the message (stream sequence, entry id).
+        raw: the adapter's own handle of the message.
+        event: the event, when the adapter read it from a form of its own; ``None``: the
+            consumer group rebuilds it from the CloudEvents headers and the body.
     """
 
     partition: int
@@ -73,7 +84,8 @@ class Delivery:
     body: bytes
     delivery_count: int
     broker_id: str
-    raw: Any = field(default=None, repr=False, compare=False)
+    raw: Any = None
+    event: RecordedEvent | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +171,9 @@ class Broker(Protocol):
         ...
 
     async def publish(self, message: OutboundMessage) -> asyncio.Future[Any]:
-        """Send ``message``; return a future resolved when the broker acknowledged it.
+        """Send ``message``; return a future resolved when the broker acknowledged it
+        (messages acknowledged together may share one: Redis's batches do, so cancelling it
+        gives the whole batch up, as :meth:`cancel_pending` does).
 
         Waits while the broker's bound of unacknowledged publishes is reached (backpressure).
         Messages of one publisher are stored in the order published.

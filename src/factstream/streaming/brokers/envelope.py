@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 
-__all__ = ["DATA_FIELD", "decode_envelope", "encode_envelope"]
+__all__ = ["DATA_FIELD", "decode_envelope", "encode_envelope", "envelope_body"]
 
 DATA_FIELD = b"__data__"
 _MAGIC = b"\x89BIN\x0d\x0a\x1a\x0a"
@@ -61,12 +61,7 @@ def encode_envelope(headers: Mapping[str, str], body: bytes) -> bytes:
     return _HEAD.pack(_MAGIC, _VERSION, headers_start, data_start, len(headers)) + packed + body
 
 
-def decode_envelope(data: bytes) -> tuple[dict[str, str], bytes]:
-    """The headers and body of an envelope.
-
-    Raises:
-        ValueError: ``data`` is not a version 1 envelope.
-    """
+def _offsets(data: bytes) -> tuple[int, int]:
     if len(data) < _HEAD.size:
         raise ValueError("too short for a FastStream envelope")
     magic, version, headers_start, data_start, _ = _HEAD.unpack_from(data)
@@ -74,6 +69,25 @@ def decode_envelope(data: bytes) -> tuple[dict[str, str], bytes]:
         raise ValueError("not a FastStream binary envelope")
     if not _HEAD.size - 2 <= headers_start <= data_start - 2 or data_start > len(data):
         raise ValueError("a FastStream envelope with impossible offsets")
+    return headers_start, data_start
+
+
+def envelope_body(data: bytes) -> bytes:
+    """The body of an envelope, its headers left unread.
+
+    Raises:
+        ValueError: ``data`` is not a version 1 envelope.
+    """
+    return data[_offsets(data)[1] :]
+
+
+def decode_envelope(data: bytes) -> tuple[dict[str, str], bytes]:
+    """The headers and body of an envelope.
+
+    Raises:
+        ValueError: ``data`` is not a version 1 envelope.
+    """
+    headers_start, data_start = _offsets(data)
     (count,) = _SHORT.unpack_from(data, headers_start)
     # Latin-1 maps each byte to one character, so byte lengths index the text; the rare
     # non-ASCII piece is turned back into bytes and read as UTF-8.

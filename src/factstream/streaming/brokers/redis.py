@@ -1,15 +1,17 @@
 """The Redis Streams adapter (extra ``redis``: redis-py's asyncio client).
 
 Layout for ``prefix="factstream"``: one stream key per partition (``factstream:p0`` ...), each
-entry one field ``__data__`` holding FastStream's binary envelope (headers + JSON body, see
-``envelope.py``); consumer groups per partition key; dead letters of group ``billing`` in
-``factstream:dlq:billing``; ``factstream:meta`` marks that the keys exist.
+entry a field ``__data__`` holding FastStream's binary envelope (headers + JSON body, see
+``envelope.py``) and, for the relay's events, a field ``fs-event`` that factstream's consumers
+decode in one call (``redis_wire.py``); consumer groups per partition key; dead letters of
+group ``billing`` in ``factstream:dlq:billing``; ``factstream:meta`` marks that the keys exist.
 
 Redis 7.0 has no idempotent XADD: a re-publish is stored twice and consumers dedupe by
 (stream, version). Publishes go out in batches of ``batch_size`` entries, one batch at a time
 so entries keep their order, with at most ``max_pending`` entries unacknowledged. A batch is
 one call of a small Lua script that runs ``XADD`` for each entry (one command and one reply
-per batch instead of one per entry: the client's per-command work was most of a publish).
+per batch instead of one per entry: the client's per-command work was most of a publish);
+its messages share one future, resolved when the call returned.
 The script touches several partition keys, so the adapter needs a single Redis (or keys in
 one hash slot), not a Redis Cluster.
 
@@ -28,7 +30,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -42,26 +44,32 @@ from .base import (
     dead_letter_fields,
     letter_from_fields,
 )
-from .envelope import DATA_FIELD, decode_envelope, encode_envelope
+from .envelope import DATA_FIELD, decode_envelope, encode_envelope, envelope_body
+from .redis_wire import (
+    EVENT_FIELD,
+    XADD_MANY,
+    Entries,
+    EnvelopeHeaders,
+    event_field,
+    read_event_field,
+    script_args,
+)
 
 __all__ = ["RedisStreamsBroker"]
 
 _log = logging.getLogger("factstream.streaming.redis")
 _ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
-_Batch = list[tuple[bytes, bytes, "asyncio.Future[Any]"]]
 
-# XADD each (KEYS[i], ARGV[i + 1]) as field __data__; ARGV[1] is MAXLEN (0: no trimming).
-_XADD_MANY = """
-local maxlen = tonumber(ARGV[1])
-for i = 1, #KEYS do
-  if maxlen > 0 then
-    redis.call('XADD', KEYS[i], 'MAXLEN', '~', maxlen, '*', '__data__', ARGV[i + 1])
-  else
-    redis.call('XADD', KEYS[i], '*', '__data__', ARGV[i + 1])
-  end
-end
-return #KEYS
-"""
+
+class _Batch:
+    """Entries sent in one script call, and the one future of them all: the call is atomic,
+    so they are acknowledged together (one future instead of one per message)."""
+
+    __slots__ = ("entries", "future")
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self.entries: Entries = []
+        self.future = future
 
 
 class RedisStreamsBroker:
@@ -94,12 +102,17 @@ class RedisStreamsBroker:
         self.maxlen = maxlen
         self._keys = [f"{prefix}:p{p}".encode() for p in range(partitions)]
         self._meta = f"{prefix}:meta"
-        self._batch: _Batch = []
+        self._batch: _Batch | None = None
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue(max(1, max_pending // batch_size))
         self._sender: asyncio.Task[None] | None = None
         self._flush_scheduled = False
         self._broken: BaseException | None = None
-        self._xadd_many = client.register_script(_XADD_MANY)
+        self._xadd_many = client.register_script(XADD_MANY)
+        # Stream reads go through a client of their own on the same connections, whose
+        # XREADGROUP replies are left as the parser made them: redis-py's callback makes a dict
+        # per entry and records a lag metric per read, a fifth of a member's time.
+        self._reader: Any = aioredis.Redis(connection_pool=client.connection_pool)
+        self._reader.set_response_callback("XREADGROUP", _as_parsed)
 
     @classmethod
     async def open(
@@ -133,29 +146,34 @@ class RedisStreamsBroker:
         if self._broken is not None:
             raise BrokerUnavailable(f"Redis publish failed: {_describe(self._broken)}")
         headers = message.headers
-        if headers.get("message_id") != message.msg_id:
-            headers = {**headers, "fs-msg-id": message.msg_id}
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._batch.append(
-            (self._keys[message.partition], encode_envelope(headers, message.body), future)
-        )
-        if len(self._batch) >= self.batch_size:
+        msg_id = message.msg_id
+        if headers.get("message_id") != msg_id:
+            headers = {**headers, "fs-msg-id": msg_id}
+        body = message.body
+        event = message.event
+        fast = b"" if event is None else event_field(msg_id, event, body) or b""
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = _Batch(asyncio.get_running_loop().create_future())
+        batch.entries.append((self._keys[message.partition], encode_envelope(headers, body), fast))
+        if len(batch.entries) >= self.batch_size:
             await self._hand_over()
         elif not self._flush_scheduled:
             # Whatever is buffered goes out as soon as the publisher lets the loop run.
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush_soon)
-        return future
+        return batch.future
 
     def _flush_soon(self) -> None:
         self._flush_scheduled = False
-        if self._batch and not self._queue.full():
-            batch, self._batch = self._batch, []
+        if self._batch is not None and not self._queue.full():
+            batch, self._batch = self._batch, None
             self._queue.put_nowait(batch)
             self._ensure_sender()
 
     async def _hand_over(self) -> None:
-        batch, self._batch = self._batch, []
+        batch, self._batch = self._batch, None
+        assert batch is not None
         self._ensure_sender()
         await self._queue.put(batch)  # waits while max_pending entries are unacknowledged
 
@@ -170,16 +188,13 @@ class RedisStreamsBroker:
             batch = await self._queue.get()
             if self._broken is None:
                 try:
-                    await self._xadd_many(
-                        keys=[key for key, _, _ in batch],
-                        args=[self.maxlen or 0, *[data for _, data, _ in batch]],
-                    )
+                    keys, args = script_args(batch.entries, self.maxlen or 0)
+                    await self._xadd_many(keys=keys, args=args)
                 except (*_ERRORS, redis.exceptions.RedisError) as exc:
                     # Later batches are failed unsent, so nothing is stored after a gap.
                     self._broken = exc
-            for _, _, future in batch:
-                if future.done():
-                    continue
+            future = batch.future
+            if not future.done():
                 if self._broken is None:
                     future.set_result(None)
                 else:
@@ -187,23 +202,22 @@ class RedisStreamsBroker:
                         BrokerUnavailable(f"XADD failed: {_describe(self._broken)}")
                     )
             self._queue.task_done()
-            if self._batch and not self._queue.full():
+            if self._batch is not None and not self._queue.full():
                 # A partial batch whose flush found the queue full (with no publish after it
                 # to flush it again) goes now. No publisher waits in _hand_over meanwhile:
                 # it empties _batch before waiting, and nothing is added while it waits.
-                batch, self._batch = self._batch, []
+                batch, self._batch = self._batch, None
                 self._queue.put_nowait(batch)
 
     def cancel_pending(self) -> None:
         """Fail what is buffered or queued and accept publishes again (after a failure)."""
-        batches = [self._batch]
-        self._batch = []
+        batches = [] if self._batch is None else [self._batch]
+        self._batch = None
         while not self._queue.empty():
             batches.append(self._queue.get_nowait())
             self._queue.task_done()
         for batch in batches:
-            for _, _, future in batch:
-                future.cancel()
+            batch.future.cancel()
         if self._sender is not None:
             self._sender.cancel()
             self._sender = None
@@ -256,7 +270,7 @@ class RedisStreamsBroker:
         await self._redis.delete(*keys)
 
     async def close(self) -> None:
-        if self._batch:
+        if self._batch is not None:
             self._flush_soon()
         if self._sender is not None and not self._queue.empty():
             with contextlib.suppress(TimeoutError):
@@ -264,6 +278,10 @@ class RedisStreamsBroker:
                     await self._queue.join()
         self.cancel_pending()
         await self._redis.aclose()
+
+
+def _as_parsed(response: Any, **options: Any) -> Any:
+    return response
 
 
 def _describe(exc: BaseException) -> str:
@@ -290,6 +308,7 @@ class _RedisConsumer:
     ) -> None:
         self._broker = broker
         self._redis: Any = broker._redis
+        self._reader: Any = broker._reader
         self._key = broker.key(partition)
         self._group = group
         self._name = member
@@ -332,13 +351,7 @@ class _RedisConsumer:
                 if out:
                     return out
                 self._pending_from = None
-            reply = await self._redis.xreadgroup(
-                self._group,
-                self._name,
-                {self._key: ">"},
-                count=room,
-                block=max(1, int(timeout * 1000)),
-            )
+            entries = await self._read(">", room, max(1, int(timeout * 1000)))
         except redis.exceptions.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
@@ -347,16 +360,27 @@ class _RedisConsumer:
             return []
         except _ERRORS as exc:
             raise BrokerUnavailable(f"XREADGROUP on {self._key} failed: {exc!r}") from exc
-        entries = reply[0][1] if reply else []
         return await self._deliveries(entries, {})
+
+    async def _read(self, start: str, count: int, block: int | None = None) -> list[Any]:
+        """``XREADGROUP`` of this key from ``start``: its entries as the client parsed them,
+        ``[id, [field, value, ...]]`` (the fields ``None`` for an entry deleted since)."""
+        args: list[Any] = ["GROUP", self._group, self._name, "COUNT", count]
+        if block is not None:
+            args += ["BLOCK", block]
+        reply = await self._reader.execute_command("XREADGROUP", *args, "STREAMS", self._key, start)
+        if not reply:
+            return []
+        if isinstance(reply, dict):  # RESP3: {key: entries}
+            return next(iter(reply.values()))
+        return reply[0][1]  # type: ignore[no-any-return]
 
     async def _read_pending(self, room: int) -> list[Delivery]:
         assert self._pending_from is not None
-        reply = await self._redis.xreadgroup(
-            self._group, self._name, {self._key: self._pending_from}, count=room
-        )
         entries = [
-            e for e in (reply[0][1] if reply else []) if e[0].decode() not in self._in_flight
+            e
+            for e in await self._read(self._pending_from, room)
+            if e[0].decode() not in self._in_flight
         ]
         if not entries:
             return []
@@ -379,20 +403,39 @@ class _RedisConsumer:
     async def _deliveries(self, entries: list[Any], counts: dict[str, int]) -> list[Delivery]:
         out = []
         gone = []
+        partition = self.partition
+        in_flight = self._in_flight
         for raw_id, fields in entries:
             entry_id = raw_id.decode()
-            if not fields or DATA_FIELD not in fields:
+            if fields and len(fields) == 4 and fields[2] == EVENT_FIELD:
+                data, fast = fields[1], fields[3]  # the relay's entries: __data__, fs-event
+            else:
+                named = dict(zip(fields[::2], fields[1::2], strict=True)) if fields else {}
+                data, fast = named.get(DATA_FIELD), named.get(EVENT_FIELD)
+            if data is None:
                 gone.append(entry_id)  # trimmed or deleted while pending
                 continue
-            try:
-                headers, body = decode_envelope(fields[DATA_FIELD])
-            except ValueError:
-                headers, body = {}, fields[DATA_FIELD]
-            msg_id = headers.get("fs-msg-id") or headers.get("message_id", "")
+            event = None
+            if fast is not None:
+                try:
+                    body = envelope_body(data)
+                    read = read_event_field(fast, body)
+                    msg_id, event = read.msg_id, read.event
+                except ValueError:
+                    event = None
+            if event is not None:
+                headers: Mapping[str, str] = EnvelopeHeaders(data)
+            else:
+                # Written without fs-event (older relays, replays): the headers say it all.
+                try:
+                    headers, body = decode_envelope(data)
+                except ValueError:
+                    headers, body = {}, data
+                msg_id = headers.get("fs-msg-id") or headers.get("message_id", "")
             delivery = Delivery(
-                self.partition, msg_id, headers, body, counts.get(entry_id, 1), entry_id, entry_id
+                partition, msg_id, headers, body, counts.get(entry_id, 1), entry_id, raw_id, event
             )
-            self._in_flight[entry_id] = delivery
+            in_flight[entry_id] = delivery
             out.append(delivery)
         if gone:
             await self._redis.xack(self._key, self._group, *gone)
@@ -401,9 +444,11 @@ class _RedisConsumer:
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         if not deliveries:
             return
-        ids = [d.broker_id for d in deliveries]
-        for entry_id in ids:
-            self._in_flight.pop(entry_id, None)
+        in_flight = self._in_flight
+        for delivery in deliveries:
+            in_flight.pop(delivery.broker_id, None)
+        # The entry ids as read (bytes): redis-py sends them without encoding them again.
+        ids = [d.raw or d.broker_id for d in deliveries]
         try:
             await self._redis.xack(self._key, self._group, *ids)
         except _ERRORS as exc:
