@@ -111,6 +111,43 @@ async def test_concurrent_appends_share_transactions(tmp_path: pathlib.Path) -> 
     assert len({e.timestamp for e in log}) < 200
 
 
+async def test_a_group_mixing_events_with_and_without_ids_stores_each_as_given(
+    tmp_path: pathlib.Path,
+) -> None:
+    # Rows without correlation and causation ids are inserted by a narrower statement: a group
+    # holding both kinds (and a batch mixing them) must store every column as given.
+    async with fs.connect(f"sqlite:///{tmp_path}/m.db") as store:
+        plain = [fs.NewEvent("T", {"n": n}) for n in range(70)]
+        linked = [
+            fs.NewEvent("T", {"n": n}, correlation_id=f"c{n % 3}", causation_id=f"k{n}")
+            for n in range(70)
+        ]
+        mixed = [fs.NewEvent("T", {}), fs.NewEvent("T", {}, correlation_id="c0")]
+        big = [fs.NewEvent("T", {"n": n}, causation_id="b" if n % 2 else None) for n in range(66)]
+        await asyncio.gather(
+            *(store.append(f"p{n}", [event]) for n, event in enumerate(plain)),
+            *(store.append(f"l{n}", [event]) for n, event in enumerate(linked)),
+            store.append("x", mixed),
+            store.append("big", big),
+        )
+        log = {e.id: e for e in [e async for e in store.read_all()]}
+        assert len(log) == 70 + 70 + 2 + 66
+        for event in [*plain, *linked, *mixed, *big]:
+            stored = log[event.id]
+            assert (stored.correlation_id, stored.causation_id) == (
+                event.correlation_id,
+                event.causation_id,
+            )
+        by_c0 = await store.events_by_correlation("c0", limit=1000)
+        expected = {e.id for e in linked if e.correlation_id == "c0"} | {mixed[1].id}
+        assert {e.id for e in by_c0} == expected
+        assert [e.id for e in await store.events_by_causation("k5")] == [linked[5].id]
+    conn = sqlite3.connect(tmp_path / "m.db")
+    kinds = conn.execute("SELECT DISTINCT typeof(id), typeof(body) FROM events").fetchall()
+    conn.close()
+    assert kinds == [("blob", "blob")]
+
+
 async def test_a_lone_append_commits_on_the_loop_and_a_group_in_the_writer(
     tmp_path: pathlib.Path,
 ) -> None:

@@ -33,7 +33,7 @@ from ...events import (
 )
 from ...events.versions import satisfied
 from ..encoding import EncodedEvent
-from ..envelope import decode_envelope, encode_envelopes, encode_timestamp, stored_event
+from ..envelope import decode_envelope, encode_envelope_buffers, encode_timestamp, stored_event
 from ..idempotency import StoredEvent, match_stored_batch
 from .connection import SqliteSettings, open_connection
 
@@ -49,6 +49,12 @@ _INSERT_INTO = (
 # before 3.32); four statement shapes keep the connection's statement cache small.
 _CHUNKS = (64, 16, 4, 1)
 _INSERTS = {size: _INSERT_INTO + ",".join(["(?,?,?,?,?,?,?,?)"] * size) for size in _CHUNKS}
+# Rows of events without correlation and causation ids leave those columns out (NULL).
+_NARROW = 6
+_NARROW_INSERT_INTO = "INSERT INTO events (position, id, stream_id, version, type, body) VALUES "
+_NARROW_INSERTS = {
+    size: _NARROW_INSERT_INTO + ",".join(["(?,?,?,?,?,?)"] * size) for size in _CHUNKS
+}
 _HEAD = "SELECT max(position) FROM events"
 _STREAM_VERSION = "SELECT version FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1"
 _MAX_PARAMS = 500
@@ -62,7 +68,10 @@ _CHECKPOINT_BYTES = 3 * 1024 * 1024
 _EVENT_OVERHEAD = 200
 
 Outcome = AppendResult | BaseException
-_Row = tuple[int, bytes, str, int, str, bytes, str | None, str | None]
+_Row = (
+    tuple[int, bytearray, str, int, str, bytearray, str | None, str | None]
+    | tuple[int, bytearray, str, int, str, bytearray]
+)
 
 
 class AppendRequest(NamedTuple):
@@ -355,26 +364,46 @@ class SqliteWriter:
 def _rows(
     stream_id: str, batch: list[EncodedEvent], actual: int, head: int, now: msgspec.Raw
 ) -> list[_Row]:
-    bodies = encode_envelopes(batch, stream_id, actual + 1, head + 1, now)
+    """The batch's rows, their blobs as ``bytearray`` (which ``sqlite3`` binds without its
+    adapter lookup). Without correlation and causation ids anywhere in the batch the rows
+    leave those two columns out: binding ``None`` costs as much as the lookup."""
+    bodies = encode_envelope_buffers(batch, stream_id, actual + 1, head + 1, now)
+    if any(event.correlation_id or event.causation_id for event in batch):
+        return [
+            (
+                head + offset,
+                bytearray(event.id.bytes),
+                stream_id,
+                actual + offset,
+                event.type,
+                body,
+                event.correlation_id,
+                event.causation_id,
+            )
+            for offset, (event, body) in enumerate(zip(batch, bodies, strict=True), 1)
+        ]
     return [
-        (
-            head + offset,
-            event.id.bytes,
-            stream_id,
-            actual + offset,
-            event.type,
-            body,
-            event.correlation_id,
-            event.causation_id,
-        )
+        (head + offset, bytearray(event.id.bytes), stream_id, actual + offset, event.type, body)
         for offset, (event, body) in enumerate(zip(batch, bodies, strict=True), 1)
     ]
 
 
 def _insert(conn: sqlite3.Connection, rows: list[_Row]) -> None:
+    """Insert rows of either width (with or without the id columns) in multi-row chunks."""
+    wide = [row for row in rows if len(row) != _NARROW]
+    if not wide:
+        _insert_chunks(conn, rows, _NARROW_INSERTS)
+    elif len(wide) == len(rows):
+        _insert_chunks(conn, rows, _INSERTS)
+    else:
+        _insert_chunks(conn, [row for row in rows if len(row) == _NARROW], _NARROW_INSERTS)
+        _insert_chunks(conn, wide, _INSERTS)
+
+
+def _insert_chunks(conn: sqlite3.Connection, rows: list[_Row], statements: dict[int, str]) -> None:
     done, total = 0, len(rows)
     for size in _CHUNKS:
-        sql = _INSERTS[size]
+        sql = statements[size]
         while total - done >= size:
             conn.execute(sql, tuple(chain.from_iterable(rows[done : done + size])))
             done += size
