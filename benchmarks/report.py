@@ -72,6 +72,10 @@ def summarize(outcome: Outcome, backend: str) -> dict[str, Any]:
                 f["events_per_s"] / e["events_per_s"] for f, e in pairs
             )
         raw = entry.get("raw", {}).get("events_per_s")
+        floor = FLOORS[backend].get(scenario)
+        if es and raw and floor:
+            # What the floor asks for, as a share of the raw driver's rate in the same run.
+            entry["floor_share_of_raw"] = floor * es / raw
         if fs and raw:
             entry["share_of_raw"] = fs / raw
             pairs = zip(by_side["factstream"], by_side["raw"], strict=False)
@@ -98,8 +102,8 @@ def table(summary: dict[str, Any], backend: str, es_version: str) -> str:
     lines = [
         f"| scenario ({backend}) | factstream | eventsourcing {es_version} "
         "| ratio (paired) | floor "
-        "| raw driver (ceiling) | factstream / raw |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| raw driver (ceiling) | factstream / raw | floor / raw |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for scenario, title in TITLES.items():
         entry = summary.get(scenario)
@@ -114,12 +118,14 @@ def table(summary: dict[str, Any], backend: str, es_version: str) -> str:
         verdict = "" if ratio is None or floor is None else (" ok" if ratio >= floor else " MISS")
         raw_label = RAW.get(backend, {}).get(scenario)
         share = entry.get("share_of_raw")
+        needed = entry.get("floor_share_of_raw")
         lines.append(
             f"| {title} | {_rate(fs)} | {_rate(es)} "
             f"| {f'{ratio:.2f}x ({paired:.2f}x)' if ratio and paired else 'n/a'}{verdict} "
             f"| {f'{floor:g}x' if floor else '-'} "
             f"| {f'{_rate(raw)} ({raw_label})' if raw and raw_label else '-'} "
-            f"| {f'{share:.0%}' if share else '-'} |"
+            f"| {f'{share:.0%}' if share else '-'} "
+            f"| {f'{needed:.0%}' if needed else '-'} |"
         )
     for variant, label in (("f-same", "same process"), ("f-cross", "across processes")):
         fs = summary.get(variant, {}).get("factstream")
@@ -127,7 +133,7 @@ def table(summary: dict[str, Any], backend: str, es_version: str) -> str:
             lines.append(
                 f"| (f) latency append -> delivery, {label}, at {fs['rate']:,.0f} events/s "
                 f"| p50 {fs['p50_ms']:.2f} ms, p99 {fs['p99_ms']:.2f} ms | no async subscription "
-                "| - | - | - | - |"
+                "| - | - | - | - | - |"
             )
     lines += read_side_lines(summary)
     g = summary.get("g", {}).get("factstream")
@@ -136,7 +142,7 @@ def table(summary: dict[str, Any], backend: str, es_version: str) -> str:
             f"| (g) slow subscriber catching up on {g['delivered']:,.0f} events "
             f"| RSS {g['rss_before_kb'] / 1024:,.0f} MiB before, peak "
             f"{g['rss_peak_kb'] / 1024:,.0f} MiB, {g['rss_after_kb'] / 1024:,.0f} MiB after; "
-            f"store {g['store_bytes'] / 2**20:,.0f} MiB | - | - | - | - | - |"
+            f"store {g['store_bytes'] / 2**20:,.0f} MiB | - | - | - | - | - | - |"
         )
     return "\n".join(lines) if len(lines) > 2 else ""  # only (h): its own table
 
@@ -194,7 +200,7 @@ def read_side_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(
             f"| (pl) projection live lag, append -> in the read model, at {lag['rate']:,.0f} "
             f"events/s | p50 {lag['p50_ms']:.2f} ms, p99 {lag['p99_ms']:.2f} ms | {es} "
-            "| - | - | - | - |"
+            "| - | - | - | - | - |"
         )
     rss = summary.get("pm", {}).get("factstream")
     if rss:
@@ -202,7 +208,7 @@ def read_side_lines(summary: dict[str, Any]) -> list[str]:
             f"| (pm) projection catching up on {rss['delivered']:,.0f} events "
             f"| RSS {rss['rss_before_kb'] / 1024:,.0f} MiB before, peak "
             f"{rss['rss_peak_kb'] / 1024:,.0f} MiB; {rss['events_per_s']:,.0f} events/s "
-            "| - | - | - | - | - |"
+            "| - | - | - | - | - | - |"
         )
     workers = [
         summary[key]["factstream"]
@@ -216,7 +222,7 @@ def read_side_lines(summary: dict[str, Any]) -> list[str]:
         )
         lines.append(
             f"| (pw) partitioned worker processes, 8 partitions, time to the head | {figures} "
-            "| - | - | - | - | - |"
+            "| - | - | - | - | - | - |"
         )
     return lines
 

@@ -135,3 +135,23 @@ def test_the_streaming_table_shows_both_raw_redis_consume_references_paired() ->
     assert "one key per call" in lines[3]
     # The paired ratio is the median of the runs' own: 30,000/40,000, 30,001/30,000, ...
     assert lines[3].endswith("| 100% (100%) |")
+
+
+def test_the_main_table_shows_what_share_of_raw_each_floor_asks_for() -> None:
+    outcome = Outcome()
+    for side, rate in (("factstream", 4_000.0), ("eventsourcing", 3_000.0), ("raw", 5_000.0)):
+        outcome.samples["a"][side].append({"events_per_s": rate})
+    for side, rate in (("factstream", 300_000.0), ("eventsourcing", 100_000.0)):
+        outcome.samples["e"][side].append({"events_per_s": rate})
+
+    summary = report.summarize(outcome, "sqlite")
+    lines = report.table(summary, "sqlite", "9.5.6").splitlines()
+
+    # (a): 1.5x eventsourcing is 4,500/s, 90% of the raw driver's 5,000/s; factstream has 80%.
+    assert summary["a"]["floor_share_of_raw"] == pytest.approx(0.9)
+    assert lines[2].endswith("| 1.5x | 5,000/s (sqlite3, 1 row/txn) | 80% | 90% |")
+    assert "MISS" in lines[2]
+    # (e) without a raw figure: nothing to compare with.
+    assert "floor_share_of_raw" not in summary["e"]
+    assert lines[3].endswith("| 2.5x | - | - | - |")
+    assert all(line.count("|") == lines[0].count("|") for line in lines)
