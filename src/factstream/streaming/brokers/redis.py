@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -44,16 +43,9 @@ from .base import (
     dead_letter_fields,
     letter_from_fields,
 )
-from .envelope import DATA_FIELD, decode_envelope, encode_envelope, envelope_body
-from .redis_wire import (
-    EVENT_FIELD,
-    XADD_MANY,
-    Entries,
-    EnvelopeHeaders,
-    event_field,
-    read_event_field,
-    script_args,
-)
+from .envelope import DATA_FIELD, decode_envelope, encode_envelope
+from .redis_group import MemberReader, RedisConsumer
+from .redis_wire import XADD_MANY, Entries, event_field, script_args
 
 __all__ = ["RedisStreamsBroker"]
 
@@ -113,6 +105,8 @@ class RedisStreamsBroker:
         # per entry and records a lag metric per read, a fifth of a member's time.
         self._reader: Any = aioredis.Redis(connection_pool=client.connection_pool)
         self._reader.set_response_callback("XREADGROUP", _as_parsed)
+        # One reader of all of its partitions per (group, member): see redis_group.py.
+        self._members: dict[tuple[str, str], MemberReader] = {}
 
     @classmethod
     async def open(
@@ -227,8 +221,20 @@ class RedisStreamsBroker:
 
     async def consumer(
         self, group: str, partition: int, *, max_in_flight: int, member: str
-    ) -> _RedisConsumer:
-        consumer = _RedisConsumer(self, group, partition, max_in_flight, member)
+    ) -> RedisConsumer:
+        reader = self._members.get((group, member))
+        if reader is None:
+            reader = self._members[group, member] = MemberReader(self._redis, group, member)
+        consumer = RedisConsumer(
+            self._redis,
+            self._reader,
+            reader,
+            self.key(partition),
+            group,
+            partition,
+            max_in_flight,
+            member,
+        )
         await consumer.start()
         return consumer
 
@@ -277,6 +283,8 @@ class RedisStreamsBroker:
                 async with asyncio.timeout(2.0):
                     await self._queue.join()
         self.cancel_pending()
+        for reader in self._members.values():
+            await reader.close()
         await self._redis.aclose()
 
 
@@ -287,199 +295,3 @@ def _as_parsed(response: Any, **options: Any) -> Any:
 def _describe(exc: BaseException) -> str:
     """The error's type and text (redis-py's ``repr`` of a server error hides the text)."""
     return f"{type(exc).__name__}: {exc}"
-
-
-def _before(entry_id: str) -> str:
-    """The greatest stream id smaller than ``entry_id`` (XREADGROUP reads ids above it)."""
-    ms, _, seq = entry_id.partition("-")
-    if int(seq) > 0:
-        return f"{ms}-{int(seq) - 1}"
-    return f"{int(ms) - 1}-18446744073709551615" if int(ms) > 0 else "0-0"
-
-
-class _RedisConsumer:
-    def __init__(
-        self,
-        broker: RedisStreamsBroker,
-        group: str,
-        partition: int,
-        max_in_flight: int,
-        member: str,
-    ) -> None:
-        self._broker = broker
-        self._redis: Any = broker._redis
-        self._reader: Any = broker._reader
-        self._key = broker.key(partition)
-        self._group = group
-        self._name = member
-        self.partition = partition
-        self._max_in_flight = max_in_flight
-        self._in_flight: dict[str, Delivery] = {}
-        self._pending_from: str | None = "0-0"  # re-reading our pending entries after this id
-
-    async def start(self) -> None:
-        try:
-            await self._create_group()
-            # Take every entry a previous reader left unacknowledged; they are read first.
-            start = "0-0"
-            for _ in range(100_000):
-                reply = await self._redis.xautoclaim(
-                    self._key, self._group, self._name, 0, start, count=1000
-                )
-                start = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
-                if start == "0-0":
-                    break
-        except _ERRORS as exc:
-            raise BrokerUnavailable(
-                f"cannot open group {self._group} on {self._key}: {exc!r}"
-            ) from exc
-
-    async def _create_group(self) -> None:
-        try:
-            await self._redis.xgroup_create(self._key, self._group, id="0", mkstream=True)
-        except redis.exceptions.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    async def fetch(self, max_messages: int, timeout: float) -> list[Delivery]:
-        room = min(max_messages, self._max_in_flight - len(self._in_flight))
-        if room <= 0:
-            return []
-        try:
-            if self._pending_from is not None:
-                out = await self._read_pending(room)
-                if out:
-                    return out
-                self._pending_from = None
-            entries = await self._read(">", room, max(1, int(timeout * 1000)))
-        except redis.exceptions.ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            # The group is gone (Redis restarted without persistence): start it again.
-            await self._create_group()
-            return []
-        except _ERRORS as exc:
-            raise BrokerUnavailable(f"XREADGROUP on {self._key} failed: {exc!r}") from exc
-        return await self._deliveries(entries, {})
-
-    async def _read(self, start: str, count: int, block: int | None = None) -> list[Any]:
-        """``XREADGROUP`` of this key from ``start``: its entries as the client parsed them,
-        ``[id, [field, value, ...]]`` (the fields ``None`` for an entry deleted since)."""
-        args: list[Any] = ["GROUP", self._group, self._name, "COUNT", count]
-        if block is not None:
-            args += ["BLOCK", block]
-        reply = await self._reader.execute_command("XREADGROUP", *args, "STREAMS", self._key, start)
-        if not reply:
-            return []
-        if isinstance(reply, dict):  # RESP3: {key: entries}
-            return next(iter(reply.values()))
-        return reply[0][1]  # type: ignore[no-any-return]
-
-    async def _read_pending(self, room: int) -> list[Delivery]:
-        assert self._pending_from is not None
-        entries = [
-            e
-            for e in await self._read(self._pending_from, room)
-            if e[0].decode() not in self._in_flight
-        ]
-        if not entries:
-            return []
-        self._pending_from = entries[-1][0].decode()
-        details = await self._redis.xpending_range(
-            self._key,
-            self._group,
-            min=entries[0][0],
-            max=entries[-1][0],
-            count=len(entries) * 2,
-            consumername=self._name,
-        )
-        counts: dict[str, int] = {}
-        for detail in details:
-            entry_id = detail["message_id"]
-            entry_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-            counts[entry_id] = int(detail["times_delivered"])
-        return await self._deliveries(entries, counts)
-
-    async def _deliveries(self, entries: list[Any], counts: dict[str, int]) -> list[Delivery]:
-        out = []
-        gone = []
-        partition = self.partition
-        in_flight = self._in_flight
-        for raw_id, fields in entries:
-            entry_id = raw_id.decode()
-            if fields and len(fields) == 4 and fields[2] == EVENT_FIELD:
-                data, fast = fields[1], fields[3]  # the relay's entries: __data__, fs-event
-            else:
-                named = dict(zip(fields[::2], fields[1::2], strict=True)) if fields else {}
-                data, fast = named.get(DATA_FIELD), named.get(EVENT_FIELD)
-            if data is None:
-                gone.append(entry_id)  # trimmed or deleted while pending
-                continue
-            event = None
-            if fast is not None:
-                try:
-                    body = envelope_body(data)
-                    read = read_event_field(fast, body)
-                    msg_id, event = read.msg_id, read.event
-                except ValueError:
-                    event = None
-            if event is not None:
-                headers: Mapping[str, str] = EnvelopeHeaders(data)
-            else:
-                # Written without fs-event (older relays, replays): the headers say it all.
-                try:
-                    headers, body = decode_envelope(data)
-                except ValueError:
-                    headers, body = {}, data
-                msg_id = headers.get("fs-msg-id") or headers.get("message_id", "")
-            delivery = Delivery(
-                partition, msg_id, headers, body, counts.get(entry_id, 1), entry_id, raw_id, event
-            )
-            in_flight[entry_id] = delivery
-            out.append(delivery)
-        if gone:
-            await self._redis.xack(self._key, self._group, *gone)
-        return out
-
-    async def ack(self, deliveries: Sequence[Delivery]) -> None:
-        if not deliveries:
-            return
-        in_flight = self._in_flight
-        for delivery in deliveries:
-            in_flight.pop(delivery.broker_id, None)
-        # The entry ids as read (bytes): redis-py sends them without encoding them again.
-        ids = [d.raw or d.broker_id for d in deliveries]
-        try:
-            await self._redis.xack(self._key, self._group, *ids)
-        except _ERRORS as exc:
-            raise BrokerUnavailable(f"XACK on {self._key} failed: {exc!r}") from exc
-
-    async def nak(self, deliveries: Sequence[Delivery]) -> None:
-        ids = [d.broker_id for d in deliveries if d.broker_id in self._in_flight]
-        if not ids:
-            return
-        for entry_id in ids:
-            self._in_flight.pop(entry_id)
-        first = min(ids, key=lambda i: tuple(int(x) for x in i.split("-")))
-        start = _before(first)
-        if self._pending_from is None or _older(start, self._pending_from):
-            self._pending_from = start
-
-    async def lag(self) -> int:
-        try:
-            groups = await self._redis.xinfo_groups(self._key)
-        except _ERRORS as exc:
-            raise BrokerUnavailable(f"XINFO GROUPS on {self._key} failed: {exc!r}") from exc
-        for info in groups:
-            name = info["name"].decode() if isinstance(info["name"], bytes) else info["name"]
-            if name == self._group:
-                return int(info.get("lag") or 0) + int(info.get("pending") or 0)
-        return 0
-
-    async def close(self) -> None:
-        # Unacknowledged entries stay pending; the next reader claims them (XAUTOCLAIM).
-        self._in_flight.clear()
-
-
-def _older(a: str, b: str) -> bool:
-    return tuple(int(x) for x in a.split("-")) < tuple(int(x) for x in b.split("-"))

@@ -23,7 +23,7 @@ messages that are not events) are read from the headers as before.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -38,6 +38,7 @@ __all__ = [
     "EnvelopeHeaders",
     "EventField",
     "event_field",
+    "pack_command",
     "read_event_field",
     "script_args",
 ]
@@ -176,3 +177,12 @@ def script_args(batch: Entries, maxlen: int) -> tuple[list[bytes], list[Any]]:
         args.append(len(entries) // 2)
         args.extend(entries)
     return list(by_key), args
+
+
+def pack_command(args: Sequence[bytes]) -> bytes:
+    """One command in the Redis protocol (RESP): what redis-py's ``pack_command`` makes,
+    without its per-argument type dispatch."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        parts.append(b"$%d\r\n%b\r\n" % (len(arg), arg))
+    return b"".join(parts)
