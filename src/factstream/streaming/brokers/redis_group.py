@@ -47,6 +47,10 @@ ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSErr
 _CLIENT_ID = pack_command([b"CLIENT", b"ID"])
 # How long one XREADGROUP blocks (ms), below the client's socket timeout.
 _BLOCK_MS = 2000
+# Seconds a call may run before a reader that got room interrupts it (CLIENT UNBLOCK).
+_UNBLOCK_AFTER = 0.001
+# Seconds before looking again at idle partitions while a busy one holds a full read.
+_LOOK_AGAIN = 0.01
 
 
 class MemberReader:
@@ -66,6 +70,7 @@ class MemberReader:
         # The call under way: its number, the keys it reads; set when none is.
         self._call = 0
         self._reading: frozenset[bytes] = frozenset()
+        self._blocking = False
         self._idle = asyncio.Event()
         self._idle.set()
         self._client_id: int | None = None
@@ -112,12 +117,17 @@ class MemberReader:
             self._unblock()
 
     def _unblock(self) -> None:
+        if not self._blocking:
+            return  # the call under way returns at once
         if self._unblocking is None or self._unblocking.done():
             self._unblocking = asyncio.get_running_loop().create_task(
                 self._send_unblock(self._call)
             )
 
     async def _send_unblock(self, call: int) -> None:
+        # A call that finds entries returns within a millisecond: only one still under way
+        # after that is blocking (an unblock that came too late would cost the next call).
+        await asyncio.sleep(_UNBLOCK_AFTER)
         # CLIENT UNBLOCK finds nothing when it overtakes the XREADGROUP (sent on another
         # connection): try again while that call is under way.
         for _ in range(100):
@@ -143,12 +153,15 @@ class MemberReader:
                     await self._wake.wait()
                     continue
                 count = min(want for _, want in readable if want > 0)
+                # A reader left out that got a full read has more waiting: rather than block
+                # on the others (and interrupt that call when it gets room), look and wait.
+                busy = any(c.backlogged for key, c in self.consumers.items() if key not in keys)
                 if self._client_id is None:
                     await conn.send_packed_command(_CLIENT_ID, check_health=False)
                     self._client_id = int(await conn.read_response())
                 self._wake.clear()
                 try:
-                    reply = await self._read(conn, keys, count)
+                    reply = await self._read(conn, keys, count, None if busy else self._block_ms)
                 except redis.exceptions.ResponseError as exc:
                     if "NOGROUP" not in str(exc):
                         raise
@@ -157,13 +170,19 @@ class MemberReader:
                         await create_group(self._redis, key, self._group)
                     continue
                 if not reply:
+                    if busy:
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(_LOOK_AGAIN):
+                                await self._wake.wait()
                     continue
                 consumers = self.consumers
                 for key, entries in reply.items() if isinstance(reply, dict) else reply:
                     consumer = consumers.get(key)
                     if consumer is not None and entries:
-                        consumer.feed(entries)
-        except (*ERRORS, redis.exceptions.RedisError) as exc:
+                        consumer.feed(entries, len(entries) >= count)
+        except Exception as exc:  # Redis unreachable, or anything else: the readers raise it
+            if not isinstance(exc, (*ERRORS, redis.exceptions.RedisError)):
+                _log.exception("the reader of %r in group %r failed", self._member, self._group)
             for consumer in self.consumers.values():
                 consumer.fail(exc)
         finally:
@@ -171,10 +190,13 @@ class MemberReader:
             if conn is not None:
                 await self._pool.release(conn)
 
-    async def _read(self, conn: Any, keys: list[bytes], count: int) -> Any:
+    async def _read(self, conn: Any, keys: list[bytes], count: int, block: int | None) -> Any:
+        """One ``XREADGROUP`` of ``keys`` (blocking ``block`` ms unless ``None``)."""
         self._call += 1
         self._reading = frozenset(keys)
+        self._blocking = block is not None
         self._idle.clear()
+        blocking = [b"BLOCK", b"%d" % block] if block is not None else []
         try:
             await conn.send_packed_command(
                 pack_command(
@@ -185,8 +207,7 @@ class MemberReader:
                         self._member,
                         b"COUNT",
                         b"%d" % count,
-                        b"BLOCK",
-                        b"%d" % self._block_ms,
+                        *blocking,
                         b"STREAMS",
                         *keys,
                         *[b">"] * len(keys),
@@ -305,10 +326,11 @@ class RedisConsumer:
         self._name = member
         self.partition = partition
         self._max_in_flight = max_in_flight
-        self._chunk = max(1, max_in_flight // 2)
+        self._chunk = max_in_flight
         self._in_flight: dict[str, Delivery] = {}
         self._buffer: list[Any] = []  # entries read for this reader, not handed out yet
         self._fed = asyncio.Event()
+        self._more = False  # the last read was full
         self._error: BaseException | None = None
         self._closed = False
         # Re-reading our pending entries after this id (None: not), up to this one (None: all
@@ -347,8 +369,14 @@ class RedisConsumer:
             return 0
         return min(self._max_in_flight - len(self._in_flight), self._chunk)
 
-    def feed(self, entries: list[Any]) -> None:
+    @property
+    def backlogged(self) -> bool:
+        """Its last read was full (more is probably waiting) and it has no room now."""
+        return self._more and self.want() == 0
+
+    def feed(self, entries: list[Any], full: bool) -> None:
         self._buffer.extend(entries)
+        self._more = full
         self._fed.set()
 
     def fail(self, error: BaseException) -> None:
