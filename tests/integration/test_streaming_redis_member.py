@@ -152,3 +152,13 @@ async def test_a_fetch_blocked_on_redis_ends_when_cancelled(broker: Any) -> None
     assert fetch.cancelled()
     await consumer.close()
     await wait_until(lambda: not reader.reading)
+
+
+async def test_the_relay_s_batches_load_the_script_when_the_server_does_not_know_it(
+    broker: Any,
+) -> None:
+    # As after a Redis restart: the sha the broker sends is unknown to the server.
+    broker._script_sha = b"0" * 40
+    await publish(broker, *(outbound(n, 0) for n in range(5)))
+    assert len(await broker._redis.xrange(broker.key(0))) == 5
+    assert broker._script_sha != b"0" * 40

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import logging
 from typing import Any
 
@@ -45,7 +46,7 @@ from .base import (
 )
 from .envelope import DATA_FIELD, decode_envelope, encode_envelope
 from .redis_group import MemberReader, RedisConsumer
-from .redis_wire import XADD_MANY, Entries, event_field, script_args
+from .redis_wire import XADD_MANY, Entries, event_field, script_call
 
 __all__ = ["RedisStreamsBroker"]
 
@@ -99,7 +100,8 @@ class RedisStreamsBroker:
         self._sender: asyncio.Task[None] | None = None
         self._flush_scheduled = False
         self._broken: BaseException | None = None
-        self._xadd_many = client.register_script(XADD_MANY)
+        self._script_sha = hashlib.sha1(XADD_MANY.encode()).hexdigest().encode()
+        self._sender_conn: Any = None  # the sender's connection, held while it runs
         # Stream reads go through a client of their own on the same connections, whose
         # XREADGROUP replies are left as the parser made them: redis-py's callback makes a dict
         # per entry and records a lag metric per read, a fifth of a member's time.
@@ -178,12 +180,35 @@ class RedisStreamsBroker:
             )
 
     async def _send(self) -> None:
+        try:
+            await self._send_batches()
+        finally:
+            conn, self._sender_conn = self._sender_conn, None
+            if conn is not None:
+                await self._redis.connection_pool.release(conn)
+
+    async def _call_script(self, entries: Entries) -> None:
+        """One ``EVALSHA`` of the batch script on the sender's own connection (loading the
+        script first when the server does not know it)."""
+        conn = self._sender_conn
+        if conn is None:
+            conn = self._sender_conn = await self._redis.connection_pool.get_connection()
+        payload = script_call(self._script_sha, entries, self.maxlen or 0)
+        try:
+            await conn.send_packed_command(payload, check_health=False)
+            await conn.read_response()
+        except redis.exceptions.NoScriptError:
+            self._script_sha = (await self._redis.script_load(XADD_MANY)).encode()
+            payload = script_call(self._script_sha, entries, self.maxlen or 0)
+            await conn.send_packed_command(payload, check_health=False)
+            await conn.read_response()
+
+    async def _send_batches(self) -> None:
         while True:
             batch = await self._queue.get()
             if self._broken is None:
                 try:
-                    keys, args = script_args(batch.entries, self.maxlen or 0)
-                    await self._xadd_many(keys=keys, args=args)
+                    await self._call_script(batch.entries)
                 except (*_ERRORS, redis.exceptions.RedisError) as exc:
                     # Later batches are failed unsent, so nothing is stored after a gap.
                     self._broken = exc

@@ -24,7 +24,6 @@ messages that are not events) are read from the headers as before.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 import msgspec
 
@@ -40,7 +39,7 @@ __all__ = [
     "event_field",
     "pack_command",
     "read_event_field",
-    "script_args",
+    "script_call",
 ]
 
 EVENT_FIELD = b"fs-event"
@@ -162,21 +161,32 @@ return added
 """
 
 
-def script_args(batch: Entries, maxlen: int) -> tuple[list[bytes], list[Any]]:
-    """The keys and arguments of one ``XADD_MANY`` call for ``batch`` (entries keep their
-    order within each key)."""
+def script_call(sha: bytes, batch: Entries, maxlen: int) -> bytes:
+    """The ``EVALSHA`` of ``XADD_MANY`` (by its ``sha``) for ``batch``, packed in the Redis
+    protocol (entries keep their order within each key). Packed here rather than by redis-py,
+    whose packing of each argument (two per entry) cost the relay about 2 µs an event."""
     by_key: dict[bytes, list[bytes]] = {}
     for key, data, event in batch:
         entries = by_key.get(key)
         if entries is None:
             entries = by_key[key] = []
-        entries.append(data)
-        entries.append(event)
-    args: list[Any] = [maxlen]
+        entries.append(b"$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(data), data, len(event), event))
+    keys = len(by_key)
+    parts = [
+        b"*%d\r\n$7\r\nEVALSHA\r\n" % (3 + 2 * keys + 1 + 2 * len(batch)),
+        _bulk(sha),
+        _bulk(b"%d" % keys),
+        *map(_bulk, by_key),
+        _bulk(b"%d" % maxlen),
+    ]
     for entries in by_key.values():
-        args.append(len(entries) // 2)
-        args.extend(entries)
-    return list(by_key), args
+        parts.append(_bulk(b"%d" % len(entries)))
+        parts.extend(entries)
+    return b"".join(parts)
+
+
+def _bulk(value: bytes) -> bytes:
+    return b"$%d\r\n%b\r\n" % (len(value), value)
 
 
 def pack_command(args: Sequence[bytes]) -> bytes:
