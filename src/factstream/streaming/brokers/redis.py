@@ -15,9 +15,10 @@ its messages share one future, resolved when the call returned.
 The script touches several partition keys, so the adapter needs a single Redis (or keys in
 one hash slot), not a Redis Cluster.
 
-When a reader takes a partition over, ``XAUTOCLAIM`` moves every entry still pending in the
-group (delivered to a reader that died) to it, and it reads them again in order before new
-ones.
+A member reads all of its partitions of a group with one ``XREADGROUP`` and acks them in
+packed writes (``redis_group.py``). When a reader takes a partition over, ``XAUTOCLAIM``
+moves every entry still pending in the group (delivered to a reader that died) to it, and it
+reads them again in order before new ones.
 
 Without persistence (this machine's Redis keeps nothing on disk) a Redis restart loses every
 stream and group: :meth:`setup` then reports the broker fresh and the relay republishes the
