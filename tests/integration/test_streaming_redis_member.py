@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
+from factstream.streaming.brokers.base import BrokerUnavailable
+from factstream.streaming.brokers.redis_wire import XADD_MANY, script_call
 from factstream.testing.contracts.broker import collect_deliveries, numbers, outbound
 from tests.unit.streaming.helpers import wait_until
 
 from .streaming_support import open_test_broker
 
-pytest.importorskip("redis")
+redis = pytest.importorskip("redis")
 
 
 @pytest.fixture
@@ -154,11 +156,39 @@ async def test_a_fetch_blocked_on_redis_ends_when_cancelled(broker: Any) -> None
     await wait_until(lambda: not reader.reading)
 
 
-async def test_the_relay_s_batches_load_the_script_when_the_server_does_not_know_it(
+async def test_a_batch_written_behind_a_failed_one_stores_nothing() -> None:
+    broker: Any = await open_test_broker("redis", partitions=2, batch_size=2)
+    try:
+        await broker._redis.set(broker.key(1), "not a stream")  # XADD answers WRONGTYPE
+        # Two batches handed over before the sender runs: it writes the second before it
+        # reads the first one's reply.
+        first = [await broker.publish(outbound(n, 1)) for n in range(2)]
+        second = [await broker.publish(outbound(n, 0)) for n in range(2)]
+        for future in (first[0], second[0]):
+            with pytest.raises(BrokerUnavailable, match="WRONGTYPE"):
+                await asyncio.wait_for(future, 5)
+        assert await broker._redis.xlen(broker.key(0)) == 0
+    finally:
+        await broker.destroy()
+        await broker.close()
+
+
+async def test_the_batch_script_refuses_a_batch_once_its_sender_s_fence_is_up(
     broker: Any,
 ) -> None:
-    # As after a Redis restart: the sha the broker sends is unknown to the server.
-    broker._script_sha = b"0" * 40
-    await publish(broker, *(outbound(n, 0) for n in range(5)))
-    assert len(await broker._redis.xrange(broker.key(0))) == 5
-    assert broker._script_sha != b"0" * 40
+    client = broker._redis
+    sha = (await client.script_load(XADD_MANY)).encode()
+    fence = broker._fence
+    await client.set(fence, b"t1")
+    entries = [(broker.key(0).encode(), b"data", b"")]
+    with pytest.raises(redis.exceptions.ResponseError, match="FENCED"):
+        await client.execute_command(*_args(script_call(sha, fence, b"t1", entries, 0)))
+    # Another sender (a new token) writes.
+    assert await client.execute_command(*_args(script_call(sha, fence, b"t2", entries, 0))) == 1
+    assert await client.xlen(broker.key(0)) == 1
+
+
+def _args(packed: bytes) -> list[bytes]:
+    """The arguments of one packed command (what the server reads)."""
+    lines = packed.split(b"\r\n")
+    return [lines[i] for i in range(2, len(lines) - 1, 2)]

@@ -30,8 +30,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import logging
+import uuid
+from collections import deque
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -53,6 +54,8 @@ __all__ = ["RedisStreamsBroker"]
 
 _log = logging.getLogger("factstream.streaming.redis")
 _ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+# Batches written to Redis whose replies are not read yet (Redis runs them in order).
+_DEPTH = 2
 
 
 class _Batch:
@@ -64,6 +67,19 @@ class _Batch:
     def __init__(self, future: asyncio.Future[Any]) -> None:
         self.entries: Entries = []
         self.future = future
+
+
+class _Link:
+    """One sender's connection, fence token, and the batches it took and has not answered
+    (those written come first, in order; ``written`` says for each whether it was sent)."""
+
+    __slots__ = ("conn", "token", "unanswered", "written")
+
+    def __init__(self) -> None:
+        self.conn: Any = None
+        self.token = uuid.uuid4().hex.encode()
+        self.unanswered: deque[_Batch] = deque()
+        self.written: asyncio.Queue[bool] = asyncio.Queue(_DEPTH)
 
 
 class RedisStreamsBroker:
@@ -96,13 +112,13 @@ class RedisStreamsBroker:
         self.maxlen = maxlen
         self._keys = [f"{prefix}:p{p}".encode() for p in range(partitions)]
         self._meta = f"{prefix}:meta"
+        self._fence = f"{prefix}:fence".encode()
         self._batch: _Batch | None = None
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue(max(1, max_pending // batch_size))
         self._sender: asyncio.Task[None] | None = None
         self._flush_scheduled = False
         self._broken: BaseException | None = None
-        self._script_sha = hashlib.sha1(XADD_MANY.encode()).hexdigest().encode()
-        self._sender_conn: Any = None  # the sender's connection, held while it runs
+        self._script_sha = b""  # loaded by each sender when it starts
         # Stream reads go through a client of their own on the same connections, whose
         # XREADGROUP replies are left as the parser made them: redis-py's callback makes a dict
         # per entry and records a lag metric per read, a fifth of a member's time.
@@ -181,38 +197,57 @@ class RedisStreamsBroker:
             )
 
     async def _send(self) -> None:
+        link = _Link()
+        replies = asyncio.get_running_loop().create_task(self._read_replies(link))
         try:
-            await self._send_batches()
+            await self._write_batches(link)
         finally:
-            conn, self._sender_conn = self._sender_conn, None
-            if conn is not None:
-                await self._redis.connection_pool.release(conn)
+            replies.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await replies
+            # Batches taken and not answered (a cancelled sender): given up, as queued ones.
+            for batch in link.unanswered:
+                batch.future.cancel()
+                self._queue.task_done()
+            if link.conn is not None:
+                await self._redis.connection_pool.release(link.conn)
 
-    async def _call_script(self, entries: Entries) -> None:
-        """One ``EVALSHA`` of the batch script on the sender's own connection (loading the
-        script first when the server does not know it)."""
-        conn = self._sender_conn
-        if conn is None:
-            conn = self._sender_conn = await self._redis.connection_pool.get_connection()
-        payload = script_call(self._script_sha, entries, self.maxlen or 0)
-        try:
-            await conn.send_packed_command(payload, check_health=False)
-            await conn.read_response()
-        except redis.exceptions.NoScriptError:
-            self._script_sha = (await self._redis.script_load(XADD_MANY)).encode()
-            payload = script_call(self._script_sha, entries, self.maxlen or 0)
-            await conn.send_packed_command(payload, check_health=False)
-            await conn.read_response()
-
-    async def _send_batches(self) -> None:
+    async def _write_batches(self, link: _Link) -> None:
+        """Write each batch as it comes, at most ``_DEPTH`` ahead of the replies read."""
         while True:
             batch = await self._queue.get()
+            link.unanswered.append(batch)
+            sent = False
             if self._broken is None:
                 try:
-                    await self._call_script(batch.entries)
+                    conn = link.conn
+                    if conn is None:
+                        conn = link.conn = await self._redis.connection_pool.get_connection()
+                        # Loaded here: with batches written ahead, a NOSCRIPT could not be
+                        # answered by sending the batch again in its place.
+                        self._script_sha = (await self._redis.script_load(XADD_MANY)).encode()
+                    payload = script_call(
+                        self._script_sha, self._fence, link.token, batch.entries, self.maxlen or 0
+                    )
+                    await conn.send_packed_command(payload, check_health=False)
+                    sent = True
                 except (*_ERRORS, redis.exceptions.RedisError) as exc:
-                    # Later batches are failed unsent, so nothing is stored after a gap.
                     self._broken = exc
+            await link.written.put(sent)
+
+    async def _read_replies(self, link: _Link) -> None:
+        """Resolve each written batch's future with its reply, in order."""
+        while True:
+            sent = await link.written.get()
+            if sent:
+                try:
+                    await link.conn.read_response()
+                except (*_ERRORS, redis.exceptions.RedisError) as exc:
+                    # Later batches are failed unsent, and those written already are
+                    # refused by the fence, so nothing is stored after a gap.
+                    if self._broken is None:
+                        self._broken = exc
+            batch = link.unanswered.popleft()
             future = batch.future
             if not future.done():
                 if self._broken is None:
@@ -296,7 +331,7 @@ class RedisStreamsBroker:
             raise BrokerUnavailable(f"cannot delete a dead letter: {exc!r}") from exc
 
     async def destroy(self) -> None:
-        keys: list[Any] = [*self._keys, self._meta]
+        keys: list[Any] = [*self._keys, self._meta, self._fence]
         async for key in self._redis.scan_iter(match=f"{self.prefix}:dlq:*"):
             keys.append(key)
         await self._redis.delete(*keys)
