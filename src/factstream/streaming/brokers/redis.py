@@ -7,11 +7,13 @@ decode in one call (``redis_wire.py``); consumer groups per partition key; dead 
 group ``billing`` in ``factstream:dlq:billing``; ``factstream:meta`` marks that the keys exist.
 
 Redis 7.0 has no idempotent XADD: a re-publish is stored twice and consumers dedupe by
-(stream, version). Publishes go out in batches of ``batch_size`` entries, one batch at a time
-so entries keep their order, with at most ``max_pending`` entries unacknowledged. A batch is
-one call of a small Lua script that runs ``XADD`` for each entry (one command and one reply
-per batch instead of one per entry: the client's per-command work was most of a publish);
-its messages share one future, resolved when the call returned.
+(stream, version). Publishes go out in batches of ``batch_size`` entries on one connection,
+the next batch written before the previous one's reply is read (Redis runs them in order),
+with at most ``max_pending`` entries unacknowledged. A batch is one call of a small Lua
+script that runs ``XADD`` for each entry (one command and one reply per batch instead of one
+per entry: the client's per-command work was most of a publish); its messages share one
+future, resolved when the call returned. A failed batch raises its sender's fence
+(``redis_wire.XADD_MANY``), so a batch written behind it stores nothing.
 The script touches several partition keys, so the adapter needs a single Redis (or keys in
 one hash slot), not a Redis Cluster.
 
