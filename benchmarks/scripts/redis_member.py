@@ -63,9 +63,9 @@ class Awaits:
     def __init__(self, setup: Setup) -> None:
         self.seconds: dict[str, float] = {"fetch": 0.0, "save_marks": 0.0, "ack": 0.0}
         self.batches: list[int] = []
-        from factstream.streaming.brokers import redis as adapter
+        from factstream.streaming.brokers import redis_group
 
-        consumer: Any = adapter._RedisConsumer
+        consumer: Any = redis_group.RedisConsumer
         fetch, ack, save = consumer.fetch, consumer.ack, setup.state.save_marks
 
         async def timed_fetch(reader: Any, count: int, timeout: float) -> Any:

@@ -7,17 +7,20 @@ decode in one call (``redis_wire.py``); consumer groups per partition key; dead 
 group ``billing`` in ``factstream:dlq:billing``; ``factstream:meta`` marks that the keys exist.
 
 Redis 7.0 has no idempotent XADD: a re-publish is stored twice and consumers dedupe by
-(stream, version). Publishes go out in batches of ``batch_size`` entries, one batch at a time
-so entries keep their order, with at most ``max_pending`` entries unacknowledged. A batch is
-one call of a small Lua script that runs ``XADD`` for each entry (one command and one reply
-per batch instead of one per entry: the client's per-command work was most of a publish);
-its messages share one future, resolved when the call returned.
+(stream, version). Publishes go out in batches of ``batch_size`` entries on one connection,
+the next batch written before the previous one's reply is read (Redis runs them in order),
+with at most ``max_pending`` entries unacknowledged. A batch is one call of a small Lua
+script that runs ``XADD`` for each entry (one command and one reply per batch instead of one
+per entry: the client's per-command work was most of a publish); its messages share one
+future, resolved when the call returned. A failed batch raises its sender's fence
+(``redis_wire.XADD_MANY``), so a batch written behind it stores nothing.
 The script touches several partition keys, so the adapter needs a single Redis (or keys in
 one hash slot), not a Redis Cluster.
 
-When a reader takes a partition over, ``XAUTOCLAIM`` moves every entry still pending in the
-group (delivered to a reader that died) to it, and it reads them again in order before new
-ones.
+A member reads all of its partitions of a group with one ``XREADGROUP`` and acks them in
+packed writes (``redis_group.py``). When a reader takes a partition over, ``XAUTOCLAIM``
+moves every entry still pending in the group (delivered to a reader that died) to it, and it
+reads them again in order before new ones.
 
 Without persistence (this machine's Redis keeps nothing on disk) a Redis restart loses every
 stream and group: :meth:`setup` then reports the broker fresh and the relay republishes the
@@ -30,7 +33,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+import uuid
+from collections import deque
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -44,21 +48,16 @@ from .base import (
     dead_letter_fields,
     letter_from_fields,
 )
-from .envelope import DATA_FIELD, decode_envelope, encode_envelope, envelope_body
-from .redis_wire import (
-    EVENT_FIELD,
-    XADD_MANY,
-    Entries,
-    EnvelopeHeaders,
-    event_field,
-    read_event_field,
-    script_args,
-)
+from .envelope import DATA_FIELD, decode_envelope, encode_envelope
+from .redis_group import MemberReader, RedisConsumer
+from .redis_wire import XADD_MANY, Entries, event_field, script_call
 
 __all__ = ["RedisStreamsBroker"]
 
 _log = logging.getLogger("factstream.streaming.redis")
 _ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+# Batches written to Redis whose replies are not read yet (Redis runs them in order).
+_DEPTH = 2
 
 
 class _Batch:
@@ -70,6 +69,19 @@ class _Batch:
     def __init__(self, future: asyncio.Future[Any]) -> None:
         self.entries: Entries = []
         self.future = future
+
+
+class _Link:
+    """One sender's connection, fence token, and the batches it took and has not answered
+    (those written come first, in order; ``written`` says for each whether it was sent)."""
+
+    __slots__ = ("conn", "token", "unanswered", "written")
+
+    def __init__(self) -> None:
+        self.conn: Any = None
+        self.token = uuid.uuid4().hex.encode()
+        self.unanswered: deque[_Batch] = deque()
+        self.written: asyncio.Queue[bool] = asyncio.Queue(_DEPTH)
 
 
 class RedisStreamsBroker:
@@ -102,17 +114,20 @@ class RedisStreamsBroker:
         self.maxlen = maxlen
         self._keys = [f"{prefix}:p{p}".encode() for p in range(partitions)]
         self._meta = f"{prefix}:meta"
+        self._fence = f"{prefix}:fence".encode()
         self._batch: _Batch | None = None
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue(max(1, max_pending // batch_size))
         self._sender: asyncio.Task[None] | None = None
         self._flush_scheduled = False
         self._broken: BaseException | None = None
-        self._xadd_many = client.register_script(XADD_MANY)
+        self._script_sha = b""  # loaded by each sender when it starts
         # Stream reads go through a client of their own on the same connections, whose
         # XREADGROUP replies are left as the parser made them: redis-py's callback makes a dict
         # per entry and records a lag metric per read, a fifth of a member's time.
         self._reader: Any = aioredis.Redis(connection_pool=client.connection_pool)
         self._reader.set_response_callback("XREADGROUP", _as_parsed)
+        # One reader of all of its partitions per (group, member): see redis_group.py.
+        self._members: dict[tuple[str, str], MemberReader] = {}
 
     @classmethod
     async def open(
@@ -184,15 +199,57 @@ class RedisStreamsBroker:
             )
 
     async def _send(self) -> None:
+        link = _Link()
+        replies = asyncio.get_running_loop().create_task(self._read_replies(link))
+        try:
+            await self._write_batches(link)
+        finally:
+            replies.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await replies
+            # Batches taken and not answered (a cancelled sender): given up, as queued ones.
+            for batch in link.unanswered:
+                batch.future.cancel()
+                self._queue.task_done()
+            if link.conn is not None:
+                await self._redis.connection_pool.release(link.conn)
+
+    async def _write_batches(self, link: _Link) -> None:
+        """Write each batch as it comes, at most ``_DEPTH`` ahead of the replies read."""
         while True:
             batch = await self._queue.get()
+            link.unanswered.append(batch)
+            sent = False
             if self._broken is None:
                 try:
-                    keys, args = script_args(batch.entries, self.maxlen or 0)
-                    await self._xadd_many(keys=keys, args=args)
+                    conn = link.conn
+                    if conn is None:
+                        conn = link.conn = await self._redis.connection_pool.get_connection()
+                        # Loaded here: with batches written ahead, a NOSCRIPT could not be
+                        # answered by sending the batch again in its place.
+                        self._script_sha = (await self._redis.script_load(XADD_MANY)).encode()
+                    payload = script_call(
+                        self._script_sha, self._fence, link.token, batch.entries, self.maxlen or 0
+                    )
+                    await conn.send_packed_command(payload, check_health=False)
+                    sent = True
                 except (*_ERRORS, redis.exceptions.RedisError) as exc:
-                    # Later batches are failed unsent, so nothing is stored after a gap.
                     self._broken = exc
+            await link.written.put(sent)
+
+    async def _read_replies(self, link: _Link) -> None:
+        """Resolve each written batch's future with its reply, in order."""
+        while True:
+            sent = await link.written.get()
+            if sent:
+                try:
+                    await link.conn.read_response()
+                except (*_ERRORS, redis.exceptions.RedisError) as exc:
+                    # Later batches are failed unsent, and those written already are
+                    # refused by the fence, so nothing is stored after a gap.
+                    if self._broken is None:
+                        self._broken = exc
+            batch = link.unanswered.popleft()
             future = batch.future
             if not future.done():
                 if self._broken is None:
@@ -227,8 +284,20 @@ class RedisStreamsBroker:
 
     async def consumer(
         self, group: str, partition: int, *, max_in_flight: int, member: str
-    ) -> _RedisConsumer:
-        consumer = _RedisConsumer(self, group, partition, max_in_flight, member)
+    ) -> RedisConsumer:
+        reader = self._members.get((group, member))
+        if reader is None:
+            reader = self._members[group, member] = MemberReader(self._redis, group, member)
+        consumer = RedisConsumer(
+            self._redis,
+            self._reader,
+            reader,
+            self.key(partition),
+            group,
+            partition,
+            max_in_flight,
+            member,
+        )
         await consumer.start()
         return consumer
 
@@ -264,7 +333,7 @@ class RedisStreamsBroker:
             raise BrokerUnavailable(f"cannot delete a dead letter: {exc!r}") from exc
 
     async def destroy(self) -> None:
-        keys: list[Any] = [*self._keys, self._meta]
+        keys: list[Any] = [*self._keys, self._meta, self._fence]
         async for key in self._redis.scan_iter(match=f"{self.prefix}:dlq:*"):
             keys.append(key)
         await self._redis.delete(*keys)
@@ -277,6 +346,8 @@ class RedisStreamsBroker:
                 async with asyncio.timeout(2.0):
                     await self._queue.join()
         self.cancel_pending()
+        for reader in self._members.values():
+            await reader.close()
         await self._redis.aclose()
 
 
@@ -287,199 +358,3 @@ def _as_parsed(response: Any, **options: Any) -> Any:
 def _describe(exc: BaseException) -> str:
     """The error's type and text (redis-py's ``repr`` of a server error hides the text)."""
     return f"{type(exc).__name__}: {exc}"
-
-
-def _before(entry_id: str) -> str:
-    """The greatest stream id smaller than ``entry_id`` (XREADGROUP reads ids above it)."""
-    ms, _, seq = entry_id.partition("-")
-    if int(seq) > 0:
-        return f"{ms}-{int(seq) - 1}"
-    return f"{int(ms) - 1}-18446744073709551615" if int(ms) > 0 else "0-0"
-
-
-class _RedisConsumer:
-    def __init__(
-        self,
-        broker: RedisStreamsBroker,
-        group: str,
-        partition: int,
-        max_in_flight: int,
-        member: str,
-    ) -> None:
-        self._broker = broker
-        self._redis: Any = broker._redis
-        self._reader: Any = broker._reader
-        self._key = broker.key(partition)
-        self._group = group
-        self._name = member
-        self.partition = partition
-        self._max_in_flight = max_in_flight
-        self._in_flight: dict[str, Delivery] = {}
-        self._pending_from: str | None = "0-0"  # re-reading our pending entries after this id
-
-    async def start(self) -> None:
-        try:
-            await self._create_group()
-            # Take every entry a previous reader left unacknowledged; they are read first.
-            start = "0-0"
-            for _ in range(100_000):
-                reply = await self._redis.xautoclaim(
-                    self._key, self._group, self._name, 0, start, count=1000
-                )
-                start = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
-                if start == "0-0":
-                    break
-        except _ERRORS as exc:
-            raise BrokerUnavailable(
-                f"cannot open group {self._group} on {self._key}: {exc!r}"
-            ) from exc
-
-    async def _create_group(self) -> None:
-        try:
-            await self._redis.xgroup_create(self._key, self._group, id="0", mkstream=True)
-        except redis.exceptions.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    async def fetch(self, max_messages: int, timeout: float) -> list[Delivery]:
-        room = min(max_messages, self._max_in_flight - len(self._in_flight))
-        if room <= 0:
-            return []
-        try:
-            if self._pending_from is not None:
-                out = await self._read_pending(room)
-                if out:
-                    return out
-                self._pending_from = None
-            entries = await self._read(">", room, max(1, int(timeout * 1000)))
-        except redis.exceptions.ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            # The group is gone (Redis restarted without persistence): start it again.
-            await self._create_group()
-            return []
-        except _ERRORS as exc:
-            raise BrokerUnavailable(f"XREADGROUP on {self._key} failed: {exc!r}") from exc
-        return await self._deliveries(entries, {})
-
-    async def _read(self, start: str, count: int, block: int | None = None) -> list[Any]:
-        """``XREADGROUP`` of this key from ``start``: its entries as the client parsed them,
-        ``[id, [field, value, ...]]`` (the fields ``None`` for an entry deleted since)."""
-        args: list[Any] = ["GROUP", self._group, self._name, "COUNT", count]
-        if block is not None:
-            args += ["BLOCK", block]
-        reply = await self._reader.execute_command("XREADGROUP", *args, "STREAMS", self._key, start)
-        if not reply:
-            return []
-        if isinstance(reply, dict):  # RESP3: {key: entries}
-            return next(iter(reply.values()))
-        return reply[0][1]  # type: ignore[no-any-return]
-
-    async def _read_pending(self, room: int) -> list[Delivery]:
-        assert self._pending_from is not None
-        entries = [
-            e
-            for e in await self._read(self._pending_from, room)
-            if e[0].decode() not in self._in_flight
-        ]
-        if not entries:
-            return []
-        self._pending_from = entries[-1][0].decode()
-        details = await self._redis.xpending_range(
-            self._key,
-            self._group,
-            min=entries[0][0],
-            max=entries[-1][0],
-            count=len(entries) * 2,
-            consumername=self._name,
-        )
-        counts: dict[str, int] = {}
-        for detail in details:
-            entry_id = detail["message_id"]
-            entry_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-            counts[entry_id] = int(detail["times_delivered"])
-        return await self._deliveries(entries, counts)
-
-    async def _deliveries(self, entries: list[Any], counts: dict[str, int]) -> list[Delivery]:
-        out = []
-        gone = []
-        partition = self.partition
-        in_flight = self._in_flight
-        for raw_id, fields in entries:
-            entry_id = raw_id.decode()
-            if fields and len(fields) == 4 and fields[2] == EVENT_FIELD:
-                data, fast = fields[1], fields[3]  # the relay's entries: __data__, fs-event
-            else:
-                named = dict(zip(fields[::2], fields[1::2], strict=True)) if fields else {}
-                data, fast = named.get(DATA_FIELD), named.get(EVENT_FIELD)
-            if data is None:
-                gone.append(entry_id)  # trimmed or deleted while pending
-                continue
-            event = None
-            if fast is not None:
-                try:
-                    body = envelope_body(data)
-                    read = read_event_field(fast, body)
-                    msg_id, event = read.msg_id, read.event
-                except ValueError:
-                    event = None
-            if event is not None:
-                headers: Mapping[str, str] = EnvelopeHeaders(data)
-            else:
-                # Written without fs-event (older relays, replays): the headers say it all.
-                try:
-                    headers, body = decode_envelope(data)
-                except ValueError:
-                    headers, body = {}, data
-                msg_id = headers.get("fs-msg-id") or headers.get("message_id", "")
-            delivery = Delivery(
-                partition, msg_id, headers, body, counts.get(entry_id, 1), entry_id, raw_id, event
-            )
-            in_flight[entry_id] = delivery
-            out.append(delivery)
-        if gone:
-            await self._redis.xack(self._key, self._group, *gone)
-        return out
-
-    async def ack(self, deliveries: Sequence[Delivery]) -> None:
-        if not deliveries:
-            return
-        in_flight = self._in_flight
-        for delivery in deliveries:
-            in_flight.pop(delivery.broker_id, None)
-        # The entry ids as read (bytes): redis-py sends them without encoding them again.
-        ids = [d.raw or d.broker_id for d in deliveries]
-        try:
-            await self._redis.xack(self._key, self._group, *ids)
-        except _ERRORS as exc:
-            raise BrokerUnavailable(f"XACK on {self._key} failed: {exc!r}") from exc
-
-    async def nak(self, deliveries: Sequence[Delivery]) -> None:
-        ids = [d.broker_id for d in deliveries if d.broker_id in self._in_flight]
-        if not ids:
-            return
-        for entry_id in ids:
-            self._in_flight.pop(entry_id)
-        first = min(ids, key=lambda i: tuple(int(x) for x in i.split("-")))
-        start = _before(first)
-        if self._pending_from is None or _older(start, self._pending_from):
-            self._pending_from = start
-
-    async def lag(self) -> int:
-        try:
-            groups = await self._redis.xinfo_groups(self._key)
-        except _ERRORS as exc:
-            raise BrokerUnavailable(f"XINFO GROUPS on {self._key} failed: {exc!r}") from exc
-        for info in groups:
-            name = info["name"].decode() if isinstance(info["name"], bytes) else info["name"]
-            if name == self._group:
-                return int(info.get("lag") or 0) + int(info.get("pending") or 0)
-        return 0
-
-    async def close(self) -> None:
-        # Unacknowledged entries stay pending; the next reader claims them (XAUTOCLAIM).
-        self._in_flight.clear()
-
-
-def _older(a: str, b: str) -> bool:
-    return tuple(int(x) for x in a.split("-")) < tuple(int(x) for x in b.split("-"))
