@@ -14,6 +14,15 @@ collides, the statement fails whole, and the append is decided again under the l
 position is only ever committed above every committed one, in commit order, as under the lock.
 After such a race the writer takes the lock for every append for a second.
 
+A lone append does not even go through the task when the task is idle and nothing is queued
+(``direct_appends``): the caller yields one turn of the loop (so that appends of other tasks
+ready in that turn queue and group instead) and then runs the statement on the writer's
+connection itself, saving the hand-offs to the task and back. While it runs, the connection is
+busy and later appends queue for the task, which waits for it. Anything but an accepted append
+(a rejection, a race, a stored id, a lost connection) hands the request to the task, which
+decides it again as above; a cancelled caller leaves no transaction open (the statement is
+alone) and the task then reads the head, in case it committed.
+
 A stored event id raises a unique violation that rolls the whole call back; the writer then
 looks the ids up, answers the retried batches (idempotent appends) and duplicates, and calls
 again with the rest. A lost connection is retried the same way for ``reconnect_timeout``
@@ -108,6 +117,15 @@ class PostgresWriter:
         self._last_notify = float("-inf")
         self._notify_owed = False
         self._locked_until = float("-inf")
+        # Whoever uses the connection sets _busy: the writer task, or a caller appending
+        # directly (only when it is not set). Only the writer task (or stop) waits for it.
+        self._busy = False
+        self._freed: asyncio.Future[None] | None = None
+        self._direct_enabled = settings.direct_appends and on_commit_rows is None
+        self._direct_pending = False  # a lone append is yielding its turn before going direct
+        self._uncertain = False  # a direct append was cancelled: it may have committed
+        self._waiter: asyncio.Future[None] | None = None  # the idle writer task waits on it
+        self._waiting_timed = False  # ... with a deadline (an owed NOTIFY)
 
     @property
     def connection(self) -> asyncpg.Connection | None:
@@ -119,22 +137,127 @@ class PostgresWriter:
             self._run(), name="factstream-postgres-writer"
         )
 
-    async def submit(self, request: AppendRequest) -> None:
+    async def append(self, request: AppendRequest) -> AppendResult:
+        """Decide ``request``: directly when it is alone and the writer idle, else queued."""
         if self._stopping:
             raise StoreClosed("the PostgreSQL store is closed")
+        if self._direct_ok():
+            # Yield one turn of the loop first: appends of other tasks ready in this turn
+            # queue meanwhile (they see _direct_pending), and then this one joins their group.
+            self._direct_pending = True
+            try:
+                await asyncio.sleep(0)
+            finally:
+                self._direct_pending = False
+            if self._direct_ok():
+                return await self._direct(request)
         await self._queue.put(request)
+        self._wake()
+        return await request.future
 
     async def stop(self) -> None:
         """Finish every queued append, then close the connection."""
         if self._task is not None and not self._task.done():
             self._stopping = True
             await self._queue.put(None)
+            self._wake()
             await self._task
         self._fail_queued(StoreClosed("the PostgreSQL store closed before this append ran"))
+        await self._take()  # a direct append still running finishes first
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._conn.close(), 5)
             self._conn.terminate()
+
+    # -- the direct path ------------------------------------------------------------------
+
+    def _direct_ok(self) -> bool:
+        """Whether an append may run on the connection now, from the caller's task."""
+        conn = self._conn
+        return (
+            self._direct_enabled
+            and not self._direct_pending
+            and not self._busy
+            and not self._carried
+            and self._queue.empty()
+            and not self._uncertain
+            and not self._stopping
+            and conn is not None
+            and not conn.is_closed()
+            and _now() >= self._locked_until
+        )
+
+    async def _direct(self, request: AppendRequest) -> AppendResult:
+        """Run a lone append's statement from the caller's task (the writer task is idle).
+
+        Only the plain outcome is handled here: an accepted append. A rejected append (maybe a
+        retry of a stored one), a race, a stored id or a lost connection hand the request to
+        the writer task, which decides it again with its usual handling of each case.
+        """
+        conn = self._conn
+        assert conn is not None
+        self._busy = True  # it was not (checked above)
+        try:
+            channel = self._notify_channel()
+            batch = request.batch
+            sql = self._sql.append_single if len(batch) == 1 else self._sql.append_one
+            try:
+                row = await conn.fetchrow(sql, *_one_arguments(request, channel))
+            except asyncio.CancelledError:
+                # The statement may have committed or not (asyncpg cancels it on the server
+                # and the connection waits for that before its next statement). No
+                # transaction stays open: it was a single statement. The writer task looks
+                # the head up, so subscribers of this process miss nothing.
+                self._uncertain = True
+                if channel is not None:
+                    self._notify_owed = True
+                raise
+            except asyncpg.QueryCanceledError as exc:
+                raise _unavailable(
+                    "append cancelled by the server after statement_timeout = "
+                    f"{self._settings.statement_timeout} s (nothing was stored): {exc}",
+                    exc,
+                ) from exc
+            except Exception as exc:
+                if channel is not None:
+                    self._notify_owed = True
+                if isinstance(exc, asyncpg.UniqueViolationError):
+                    if exc.constraint_name in _RACE_CONSTRAINTS:
+                        self._raced()
+                elif is_disconnect(exc):
+                    self._drop_connection()
+                row = None
+            if row is not None and row[1] is not None:
+                before, first = row[0], row[1]
+                count = len(batch)
+                self._on_commit(first + count - 1)
+                return AppendResult(request.stream_id, before + count, first + count - 1, first)
+            self._carried.appendleft(request)
+        finally:
+            self._release()
+            if self._uncertain or (self._notify_owed and not self._waiting_timed):
+                self._wake()  # the writer task settles, or sends the owed NOTIFY in time
+        self._wake()
+        return await request.future
+
+    async def _take(self) -> None:
+        """Wait until no direct append uses the connection, then hold it (the writer task)."""
+        while self._busy:
+            freed = self._freed = asyncio.get_running_loop().create_future()
+            try:
+                await freed
+            finally:
+                self._freed = None
+        self._busy = True
+
+    def _release(self) -> None:
+        self._busy = False
+        _resolve(self._freed)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     # -- the task -------------------------------------------------------------------------
 
@@ -145,31 +268,86 @@ class PostgresWriter:
             if first is None:
                 stopping = True
                 continue
-            group, saw_end = self._group(first)
-            stopping = stopping or saw_end
+            await self._take()  # waits for a direct append still running
             try:
-                await self._commit_group(group)
-            except Exception as exc:  # a bug must not leave callers waiting or stop the writer
-                _deliver(group, _unavailable(f"append failed unexpectedly: {exc!r}", exc))
+                group, saw_end = self._group(first)
+                stopping = stopping or saw_end
+                try:
+                    await self._commit_group(group)
+                except Exception as exc:  # a bug must not leave callers waiting or stop it
+                    _deliver(group, _unavailable(f"append failed unexpectedly: {exc!r}", exc))
+            finally:
+                self._release()
         # The owed wake-up, so other processes do not wait for their next poll.
-        if self._notify_owed:
-            with contextlib.suppress(Exception):
-                await self._notify()
+        await self._take()
+        try:
+            if self._uncertain:
+                with contextlib.suppress(Exception):
+                    await self._settle()
+            if self._notify_owed:
+                with contextlib.suppress(Exception):
+                    await self._notify()
+        finally:
+            self._release()
 
     async def _next(self) -> AppendRequest | None:
-        if self._carried:
-            return self._carried.popleft()
-        if self._notify_owed and self._settings.notify_interval is not None:
-            wait = self._last_notify + self._settings.notify_interval - _now()
+        """The next request; meanwhile, the owed NOTIFY when it is due."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._carried:
+                return self._carried.popleft()
+            with contextlib.suppress(asyncio.QueueEmpty):
+                return self._queue.get_nowait()
+            interval = self._settings.notify_interval
+            deadline: float | None = None
+            if self._uncertain or (self._notify_owed and interval is not None):
+                deadline = self._last_notify + (interval or 0.0)
+                if self._uncertain or loop.time() >= deadline:
+                    await self._catch_up()
+                    continue
+            waiter = self._waiter = loop.create_future()
+            timer = None if deadline is None else loop.call_at(deadline, _resolve, waiter)
+            self._waiting_timed = timer is not None
             try:
-                async with asyncio.timeout(max(wait, 0.0)):
-                    return await self._queue.get()
-            except TimeoutError:
-                try:
+                await waiter
+            finally:
+                self._waiter = None
+                self._waiting_timed = False
+                if timer is not None:
+                    timer.cancel()
+
+    async def _catch_up(self) -> None:
+        """Settle a cancelled direct append, send the owed NOTIFY."""
+        if self._busy or self._direct_pending:
+            # A direct append is running or about to: when it is done, give its caller a turn
+            # of the loop to start the next one, which carries the NOTIFY if it is still owed.
+            await self._take()
+            self._release()
+            await asyncio.sleep(0)
+            return
+        self._busy = True
+        try:
+            try:
+                if self._uncertain:
+                    await self._settle()
+                if self._notify_owed and _now() >= self._last_notify + (
+                    self._settings.notify_interval or 0.0
+                ):
                     await self._notify()
-                except Exception:
-                    self._drop_connection()  # the next append reconnects; pollers cover us
-        return await self._queue.get()
+            except Exception:
+                # Given up: the next append reconnects; pollers (here and elsewhere) cover us.
+                self._uncertain = self._notify_owed = False
+                self._drop_connection()
+        finally:
+            self._release()
+
+    async def _settle(self) -> None:
+        """After a cancelled direct append: tell this process's subscribers the head."""
+        conn = await self._connection()
+        self._uncertain = False
+        head = await conn.fetchval(self._sql.head)
+        if head:
+            self._on_commit(head)
 
     def _group(self, first: AppendRequest) -> tuple[list[AppendRequest], bool]:
         """The requests waiting now, in order, within the group limits.
@@ -495,6 +673,11 @@ def _own(
 
 def _now() -> float:
     return asyncio.get_running_loop().time()
+
+
+def _resolve(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
 
 
 def _unavailable(message: str, cause: BaseException) -> StoreUnavailable:
