@@ -1,19 +1,18 @@
-"""What a lone PostgreSQL append costs, statement by statement.
+"""What a lone PostgreSQL append costs, path by path and statement by statement.
 
 Usage: PYTHONPATH=src:. python -m benchmarks.scripts.pg_append [URL] [APPENDS=2000]
 
-Opens a store in a scratch schema (dropped afterwards) and, round robin so that every variant
-sees the same machine weather, appends one event at a time in these ways, each to its own
-stream of the same ``events`` table:
+Appends one event at a time, round robin so that every variant sees the same machine weather,
+each variant to its own scratch schema (dropped afterwards), as scenario (a) does:
 
-    store      ``store.append`` (the whole path: validation, the writer, the hand-offs)
-    queued     the same on a second store opened with ``direct_appends=False`` (every append
-               goes through the writer task's queue)
-    single     the writer's lone-append statement (``append_single``) called directly on a
-               connection of its own, no NOTIFY
-    notify     the same with the NOTIFY channel passed (a wake-up sent on every commit)
-    insert     a plain ``INSERT ... VALUES`` of the same row with the position and version
-               computed by the client: the floor for one row on this table
+    store      ``store.append`` (the whole path: validation, the writer, its statement)
+    lookup     the same, the writer never inserting at a known position (``lone.py``): each
+               lone append runs ``append_single``, which reads the head and the version
+    queued     the same as ``store`` with ``direct_appends=False``: every append goes through
+               the writer task's queue
+    single     ``append_single`` called on a connection of its own (no store, no NOTIFY)
+    insert     ``insert_single``, the plain ``INSERT ... VALUES`` at a known position and
+               version, on a connection of its own
     group      ``append_group()`` (PL/pgSQL under the advisory lock) for one append
 
 Prints the median, p90 and mean µs of each, and the load average before and after.
@@ -29,6 +28,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
+
 import factstream as fs
 from factstream.store.postgres.connection import open_connection, quote_ident
 from factstream.store.postgres.statements import Statements
@@ -36,6 +37,7 @@ from factstream.store.postgres.store import PostgresEventStore
 
 DSN = "postgresql://postgres@127.0.0.1:5432/test"
 DATA = b'{"sku":"sku-1","quantity":1,"price":100}'
+Variant = Callable[[int], Awaitable[None]]  # called with the number of the append (from 0)
 
 
 def _loadavg() -> str:
@@ -43,76 +45,68 @@ def _loadavg() -> str:
         return " ".join(f.read().split()[:3])
 
 
-async def main(url: str, appends: int) -> None:
-    schema = f"probe_{uuid.uuid4().hex[:8]}"
-    store = await PostgresEventStore.open(url, schema=schema)
-    queued = await PostgresEventStore.open(url, schema=schema, direct_appends=False)
+def _event() -> tuple[Any, ...]:
+    return (uuid.uuid4(), "ItemAdded", 1, DATA, None, None, None)
+
+
+async def _store(
+    url: str, schema: str, guess: bool, **options: Any
+) -> tuple[Variant, Callable[[], Any]]:
+    store = await PostgresEventStore.open(url, schema=schema, **options)
+    if not guess:  # probing only: the writer's lone appender never inserts at known positions
+        store._writer._lone._no_guess_until = float("inf")
+
+    async def run(n: int) -> None:
+        await store.append("s", [fs.NewEvent("ItemAdded", {"n": n})])
+
+    return run, store.close
+
+
+async def _connection(url: str, schema: str, kind: str) -> tuple[Variant, Callable[[], Any]]:
+    store = await PostgresEventStore.open(url, schema=schema)  # creates the schema
+    await store.close()
     conn = await open_connection(store.settings, "writer")
     sql = Statements.for_schema(schema)
-    s = quote_ident(schema)
-    insert = (
-        f"INSERT INTO {s}.events (position, id, stream_id, version, type, schema_version, "
-        "data, metadata, correlation_id, causation_id, recorded_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, statement_timestamp())"
-    )
-    head = 0
-    versions: dict[str, int] = {}
 
-    def event_args() -> tuple[Any, ...]:
-        return (uuid.uuid4(), "ItemAdded", 1, DATA, None, None, None)
+    async def single(n: int) -> None:
+        await conn.fetchrow(sql.append_single, "s", n, *_event(), None)
 
-    async def via_store() -> int:
-        result = await store.append("store", [fs.NewEvent("ItemAdded", {"sku": "sku-1"})])
-        return result.position
+    async def insert(n: int) -> None:
+        await conn.execute(sql.insert_single, n + 1, "s", n + 1, *_event())
 
-    async def via_queue() -> int:
-        result = await queued.append("queued", [fs.NewEvent("ItemAdded", {"sku": "sku-1"})])
-        return result.position
+    async def group(n: int) -> None:
+        events = [[value] for value in _event()]
+        head = [sql.append_key, ["s"], [1], [n], [1], [1], [0]]
+        await conn.fetchrow(sql.append_group, *head, *events, None)
 
-    async def single(channel: str | None, stream: str) -> int:
-        version = versions.get(stream, 0)
-        row = await conn.fetchrow(sql.append_single, stream, version, *event_args(), channel)
-        assert row is not None
-        return int(row[1])
+    return {"single": single, "insert": insert, "group": group}[kind], conn.close
 
-    async def plain() -> int:
-        event_id, *columns = event_args()
-        version = versions.get("insert", 0) + 1
-        await conn.execute(insert, head + 1, event_id, "insert", version, *columns)
-        return head + 1
 
-    async def group() -> int:
-        version = versions.get("group", 0)
-        arguments = [sql.append_key, ["group"], [1], [version], [1], [1], [0]]
-        arguments += [[value] for value in event_args()] + [None]
-        row = await conn.fetchrow(sql.append_group, *arguments)
-        assert row is not None
-        return int(row[1])
-
-    variants: dict[str, Callable[[], Awaitable[int]]] = {
-        "store": via_store,
-        "queued": via_queue,
-        "single": lambda: single(None, "single"),
-        "notify": lambda: single(sql.channel, "notify"),
-        "insert": plain,
-        "group": group,
-    }
-    spent: dict[str, list[float]] = {name: [] for name in variants}
+async def main(url: str, appends: int) -> None:
+    made: dict[str, tuple[str, tuple[Variant, Callable[[], Any]]]] = {}
+    for name in ("store", "lookup", "queued", "single", "insert", "group"):
+        schema = f"probe_{uuid.uuid4().hex[:8]}"
+        if name in ("store", "lookup", "queued"):
+            variant = await _store(url, schema, name != "lookup", direct_appends=name != "queued")
+            made[name] = (schema, variant)
+        else:
+            made[name] = (schema, await _connection(url, schema, name))
+    spent: dict[str, list[float]] = {name: [] for name in made}
     print(f"load average before: {_loadavg()}")
     try:
-        for i in range(appends + 50):
-            for name, run in variants.items():
+        for n in range(appends + 50):
+            for name, (_, (run, _)) in made.items():
                 t0 = time.perf_counter()
-                head = await run()
+                await run(n)
                 t1 = time.perf_counter()
-                versions[name] = versions.get(name, 0) + 1
-                if i >= 50:  # warm-up
+                if n >= 50:  # warm-up
                     spent[name].append((t1 - t0) * 1e6)
     finally:
-        await conn.execute(f"DROP SCHEMA {s} CASCADE")
-        await conn.close()
-        await store.close()
-        await queued.close()
+        admin = await asyncpg.connect(url)
+        for schema, (_, close) in made.values():
+            await close()
+            await admin.execute(f"DROP SCHEMA {quote_ident(schema)} CASCADE")
+        await admin.close()
     print(f"load average after: {_loadavg()}")
     print(f"{'µs per append':<10} {'p50':>7} {'p90':>7} {'mean':>7}")
     for name, values in spent.items():

@@ -15,9 +15,10 @@ position is only ever committed above every committed one, in commit order, as u
 After such a race the writer takes the lock for every append for a second.
 
 A lone append does not even go through the task when the task is idle and nothing is queued
-(``direct_appends``): the caller yields one turn of the loop (so that appends of other tasks
-ready in that turn queue and group instead) and then runs the statement on the writer's
-connection itself, saving the hand-offs to the task and back. While it runs, the connection is
+(``direct_appends``): the caller runs the statement on the writer's connection itself, saving
+the hand-offs to the task and back. Within a second of an append being queued (other tasks
+append too), it first yields one turn of the loop, so that appends of other tasks ready in
+that turn queue and it joins their group. While it runs, the connection is
 busy and later appends queue for the task, which waits for it. Anything but an accepted append
 (a rejection, a race, a stored id, a lost connection) hands the request to the task, which
 decides it again as above; a cancelled caller leaves no transaction open (the statement is
@@ -41,16 +42,13 @@ import contextlib
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import asyncpg
 
 from ...events import (
-    ANY,
-    STREAM_EXISTS,
     AppendResult,
     DuplicateEventId,
-    ExpectedVersion,
     RecordedEvent,
     StoreClosed,
     StoreUnavailable,
@@ -59,6 +57,15 @@ from ...events import (
 from ..encoding import EncodedEvent, RowDecoder
 from ..idempotency import StoredEvent, match_stored_batch
 from .connection import PostgresSettings, is_disconnect
+from .lone import LoneAppender
+from .requests import (
+    AppendRequest,
+    Outcome,
+    deliver,
+    deliver_each,
+    group_arguments,
+    unavailable,
+)
 from .statements import Statements
 
 __all__ = ["AppendRequest", "CommitRowsHook", "PostgresWriter"]
@@ -67,17 +74,9 @@ _ID_CONSTRAINT = "events_id_key"
 _RACE_CONSTRAINTS = frozenset(("events_pkey", "events_stream_version_key"))
 # After a lock-free append lost a race, appends take the lock for this long (seconds).
 _LOCKED_AFTER_RACE = 1.0
-_EXPECTED_CODES = {ANY: -1, STREAM_EXISTS: -2}
+# After an append was queued, a lone append yields a turn of the loop first for this long.
+_GROUPING_AFTER_QUEUEING = 1.0
 
-
-class AppendRequest(NamedTuple):
-    stream_id: str
-    batch: list[EncodedEvent]
-    expected: ExpectedVersion
-    future: asyncio.Future[AppendResult]
-
-
-Outcome = AppendResult | BaseException
 
 CommitRowsHook = Callable[[asyncpg.Connection, list[RecordedEvent]], Awaitable[None]]
 """Called with the writer's connection and one append's recorded events, in the append's
@@ -117,12 +116,14 @@ class PostgresWriter:
         self._last_notify = float("-inf")
         self._notify_owed = False
         self._locked_until = float("-inf")
+        self._lone = LoneAppender(statements)
         # Whoever uses the connection sets _busy: the writer task, or a caller appending
         # directly (only when it is not set). Only the writer task (or stop) waits for it.
         self._busy = False
         self._freed: asyncio.Future[None] | None = None
         self._direct_enabled = settings.direct_appends and on_commit_rows is None
         self._direct_pending = False  # a lone append is yielding its turn before going direct
+        self._grouping_until = float("-inf")  # until then, a lone append yields a turn first
         self._uncertain = False  # a direct append was cancelled: it may have committed
         self._waiter: asyncio.Future[None] | None = None  # the idle writer task waits on it
         self._waiting_timed = False  # ... with a deadline (an owed NOTIFY)
@@ -142,8 +143,11 @@ class PostgresWriter:
         if self._stopping:
             raise StoreClosed("the PostgreSQL store is closed")
         if self._direct_ok():
-            # Yield one turn of the loop first: appends of other tasks ready in this turn
-            # queue meanwhile (they see _direct_pending), and then this one joins their group.
+            if _now() >= self._grouping_until:
+                return await self._direct(request)
+            # Appends were queued lately (other tasks append too): yield one turn of the loop
+            # first, so that appends of other tasks ready in this turn queue meanwhile (they
+            # see _direct_pending), and then this one joins their group.
             self._direct_pending = True
             try:
                 await asyncio.sleep(0)
@@ -151,6 +155,7 @@ class PostgresWriter:
                 self._direct_pending = False
             if self._direct_ok():
                 return await self._direct(request)
+        self._grouping_until = _now() + _GROUPING_AFTER_QUEUEING
         await self._queue.put(request)
         self._wake()
         return await request.future
@@ -199,10 +204,8 @@ class PostgresWriter:
         self._busy = True  # it was not (checked above)
         try:
             channel = self._notify_channel()
-            batch = request.batch
-            sql = self._sql.append_single if len(batch) == 1 else self._sql.append_one
             try:
-                row = await conn.fetchrow(sql, *_one_arguments(request, channel))
+                before, first = await self._lone.append(conn, request, channel)
             except asyncio.CancelledError:
                 # The statement may have committed or not (asyncpg cancels it on the server
                 # and the connection waits for that before its next statement). No
@@ -213,7 +216,7 @@ class PostgresWriter:
                     self._notify_owed = True
                 raise
             except asyncpg.QueryCanceledError as exc:
-                raise _unavailable(
+                raise unavailable(
                     "append cancelled by the server after statement_timeout = "
                     f"{self._settings.statement_timeout} s (nothing was stored): {exc}",
                     exc,
@@ -226,12 +229,11 @@ class PostgresWriter:
                         self._raced()
                 elif is_disconnect(exc):
                     self._drop_connection()
-                row = None
-            if row is not None and row[1] is not None:
-                before, first = row[0], row[1]
-                count = len(batch)
-                self._on_commit(first + count - 1)
-                return AppendResult(request.stream_id, before + count, first + count - 1, first)
+                first = None
+            if first is not None:
+                last = first + len(request.batch) - 1
+                self._on_commit(last)
+                return AppendResult(request.stream_id, before + len(request.batch), last, first)
             self._carried.appendleft(request)
         finally:
             self._release()
@@ -275,7 +277,7 @@ class PostgresWriter:
                 try:
                     await self._commit_group(group)
                 except Exception as exc:  # a bug must not leave callers waiting or stop it
-                    _deliver(group, _unavailable(f"append failed unexpectedly: {exc!r}", exc))
+                    deliver(group, unavailable(f"append failed unexpectedly: {exc!r}", exc))
             finally:
                 self._release()
         # The owed wake-up, so other processes do not wait for their next poll.
@@ -413,23 +415,23 @@ class PostgresWriter:
                     self._raced()
                     continue
                 if exc.constraint_name != _ID_CONSTRAINT:
-                    _deliver(pending, _unavailable(f"unexpected constraint violation: {exc}", exc))
+                    deliver(pending, unavailable(f"unexpected constraint violation: {exc}", exc))
                     return
                 try:
                     pending = await self._answer_stored(pending)
                 except Exception as inner:
                     if not is_disconnect(inner):
-                        _deliver(pending, _unavailable(f"append failed: {inner}", inner))
+                        deliver(pending, unavailable(f"append failed: {inner}", inner))
                         return
                     self._drop_connection()
             except _HookFailed as failed:
                 self._notify_owed = True  # the rolled-back call's NOTIFY was not sent
-                _deliver_each([(failed.request, failed.error)])
+                deliver_each([(failed.request, failed.error)])
                 pending = [request for request in pending if request is not failed.request]
             except asyncpg.QueryCanceledError as exc:
-                _deliver(
+                deliver(
                     pending,
-                    _unavailable(
+                    unavailable(
                         "append cancelled by the server after statement_timeout = "
                         f"{self._settings.statement_timeout} s (nothing was stored): {exc}",
                         exc,
@@ -438,16 +440,16 @@ class PostgresWriter:
                 return
             except Exception as exc:
                 if not is_disconnect(exc):
-                    _deliver(pending, _unavailable(f"append failed: {exc}", exc))
+                    deliver(pending, unavailable(f"append failed: {exc}", exc))
                     return
                 self._drop_connection()
                 now = _now()
                 if deadline is None:
                     deadline = now + self._settings.reconnect_timeout
                 if now >= deadline:
-                    _deliver(
+                    deliver(
                         pending,
-                        _unavailable(
+                        unavailable(
                             "lost the connection to PostgreSQL during an append and could not "
                             f"reconnect within {self._settings.reconnect_timeout} s ({exc}). "
                             "The batch was stored whole or not at all; append the same events "
@@ -459,7 +461,7 @@ class PostgresWriter:
                 await asyncio.sleep(min(delay, max(deadline - now, 0.0)))
                 delay = min(delay * 2, 1.0)
             except BaseException:  # cancelled: the callers must not hang
-                _deliver(pending, StoreClosed("the PostgreSQL writer stopped"))
+                deliver(pending, StoreClosed("the PostgreSQL writer stopped"))
                 raise
 
     async def _attempt(self, pending: list[AppendRequest]) -> list[AppendRequest]:
@@ -468,29 +470,32 @@ class PostgresWriter:
         channel = self._notify_channel()
         hook = self._on_commit_rows
         if hook is not None:  # inline projections: append_group and the hook, one transaction
-            arguments = self._arguments(pending, channel)
+            arguments = group_arguments(self._sql.append_key, pending, channel)
             rows = await self._append_with_hook(conn, pending, arguments, hook)
         elif len(pending) == 1 and _now() >= self._locked_until:
-            request = pending[0]
-            sql = self._sql.append_single if len(request.batch) == 1 else self._sql.append_one
-            rows = await conn.fetch(sql, *_one_arguments(request, channel))
+            rows = [await self._lone.append(conn, pending[0], channel)]
         else:
-            rows = await conn.fetch(self._sql.append_group, *self._arguments(pending, channel))
+            rows = await conn.fetch(
+                self._sql.append_group, *group_arguments(self._sql.append_key, pending, channel)
+            )
         accepted: list[tuple[AppendRequest, Outcome]] = []
         rejected: list[tuple[AppendRequest, int]] = []
         head = 0
+        learn = self._lone.learn
         for request, row in zip(pending, rows, strict=True):
             before, first = row[0], row[1]
             if first is None:
+                learn(request.stream_id, before, None)
                 rejected.append((request, before))
                 continue
             count = len(request.batch)
             last = first + count - 1
             head = max(head, last)
+            learn(request.stream_id, before + count, last)
             accepted.append((request, AppendResult(request.stream_id, before + count, last, first)))
         if head:
             self._on_commit(head)
-        _deliver_each(accepted)
+        deliver_each(accepted)
         if not rejected:
             return []
         # A rejected batch may be a retry of one already stored: then it gets its original result.
@@ -515,7 +520,7 @@ class PostgresWriter:
                     request.stream_id, request.expected, actual
                 )
             answers.append((request, outcome))
-        _deliver_each(answers)
+        deliver_each(answers)
         return []
 
     async def _append_with_hook(
@@ -568,10 +573,10 @@ class PostgresWriter:
             except DuplicateEventId as exc:
                 outcome = exc
             answers.append((request, outcome))
-        _deliver_each(answers)
+        deliver_each(answers)
         if len(left) == len(pending):
             # The violation came from ids nobody stored: a bug, not something to loop on.
-            _deliver(left, StoreUnavailable("event id conflict that no stored event explains"))
+            deliver(left, StoreUnavailable("event id conflict that no stored event explains"))
             return []
         return left
 
@@ -586,49 +591,6 @@ class PostgresWriter:
         """A lock-free append lost a race with another process: lock for a while."""
         self._locked_until = _now() + _LOCKED_AFTER_RACE
 
-    def _arguments(self, pending: list[AppendRequest], channel: str | None) -> list[Any]:
-        slots: dict[str, int] = {}
-        append_stream: list[int] = []
-        append_expected: list[int] = []
-        append_size: list[int] = []
-        event_append: list[int] = []
-        event_offset: list[int] = []
-        events: list[EncodedEvent] = []
-        for number, request in enumerate(pending, 1):
-            slot = slots.get(request.stream_id)
-            if slot is None:
-                slot = slots[request.stream_id] = len(slots) + 1
-            append_stream.append(slot)
-            expected = request.expected
-            append_expected.append(
-                expected if isinstance(expected, int) else _EXPECTED_CODES[expected]
-            )
-            size = len(request.batch)
-            append_size.append(size)
-            event_append.extend([number] * size)
-            event_offset.extend(range(size))
-            events.extend(request.batch)
-        ids, types, schema_versions, data, metadata, correlation, causation = zip(
-            *events, strict=True
-        )
-        return [
-            self._sql.append_key,
-            list(slots),
-            append_stream,
-            append_expected,
-            append_size,
-            event_append,
-            event_offset,
-            ids,
-            types,
-            schema_versions,
-            data,
-            metadata,
-            correlation,
-            causation,
-            channel,
-        ]
-
     # -- the connection -------------------------------------------------------------------
 
     async def _connection(self) -> asyncpg.Connection:
@@ -638,6 +600,7 @@ class PostgresWriter:
         return self._conn
 
     def _drop_connection(self) -> None:
+        self._lone.forget()
         if self._conn is not None:
             self._conn.terminate()
             self._conn = None
@@ -652,16 +615,7 @@ class PostgresWriter:
                 break
             if item is not None:
                 left.append(item)
-        _deliver(left, error)
-
-
-def _one_arguments(request: AppendRequest, channel: str | None) -> list[Any]:
-    """The arguments of ``append_one`` (or of ``append_single``, for a batch of one)."""
-    expected = request.expected
-    code = expected if isinstance(expected, int) else _EXPECTED_CODES[expected]
-    batch = request.batch
-    columns: Sequence[Any] = batch[0] if len(batch) == 1 else tuple(zip(*batch, strict=True))
-    return [request.stream_id, code, *columns, channel]
+        deliver(left, error)
 
 
 def _own(
@@ -678,24 +632,3 @@ def _now() -> float:
 def _resolve(waiter: asyncio.Future[None] | None) -> None:
     if waiter is not None and not waiter.done():
         waiter.set_result(None)
-
-
-def _unavailable(message: str, cause: BaseException) -> StoreUnavailable:
-    error = StoreUnavailable(message)
-    error.__cause__ = cause
-    return error
-
-
-def _deliver(requests: Sequence[AppendRequest], error: BaseException) -> None:
-    _deliver_each([(request, error) for request in requests])
-
-
-def _deliver_each(items: Sequence[tuple[AppendRequest, Outcome]]) -> None:
-    for request, outcome in items:
-        future = request.future
-        if future.done():
-            continue  # the caller was cancelled; the append's outcome stands
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
