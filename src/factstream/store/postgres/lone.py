@@ -23,6 +23,7 @@ break the order fail whole:
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import asyncpg
 
@@ -46,6 +47,10 @@ class LoneAppender:
         self._head: int | None = None
         self._versions: dict[str, int] = {}
         self._no_guess_until = float("-inf")
+        # Prepared once per connection: calling a PreparedStatement skips the statement
+        # cache lookups of conn.execute()/fetchrow() (~15 µs of a ~300 µs append here).
+        self._prepared: dict[str, Any] = {}
+        self._prepared_on: asyncpg.Connection | None = None
 
     def forget(self) -> None:
         """Drop every bound (after a lost connection: the database may have been replaced)."""
@@ -82,12 +87,11 @@ class LoneAppender:
             event = request.batch[0]
             try:
                 if channel is None:
-                    await conn.execute(
-                        self._sql.insert_single, head + 1, stream_id, known + 1, *event
-                    )
+                    insert = await self._statement(conn, self._sql.insert_single)
+                    await insert.fetch(head + 1, stream_id, known + 1, *event)
                 else:
-                    sql = self._sql.insert_single_notify
-                    await conn.execute(sql, head + 1, stream_id, known + 1, *event, channel)
+                    insert = await self._statement(conn, self._sql.insert_single_notify)
+                    await insert.fetch(head + 1, stream_id, known + 1, *event, channel)
             except asyncpg.UniqueViolationError as exc:
                 if exc.constraint_name == "events_pkey":
                     self._head = None
@@ -101,7 +105,8 @@ class LoneAppender:
                 self._head = head + 1
                 return known, head + 1
         sql = self._sql.append_single if len(request.batch) == 1 else self._sql.append_one
-        row = await conn.fetchrow(sql, *one_arguments(request, channel))
+        statement = await self._statement(conn, sql)
+        row = await statement.fetchrow(*one_arguments(request, channel))
         assert row is not None
         before, first = row[0], row[1]
         if first is None:
@@ -110,6 +115,15 @@ class LoneAppender:
             count = len(request.batch)
             self.learn(stream_id, before + count, first + count - 1)
         return before, first
+
+    async def _statement(self, conn: asyncpg.Connection, sql: str) -> Any:
+        if conn is not self._prepared_on:
+            self._prepared = {}
+            self._prepared_on = conn
+        statement = self._prepared.get(sql)
+        if statement is None:
+            statement = self._prepared[sql] = await conn.prepare(sql)
+        return statement
 
     def _known_version(self, request: AppendRequest) -> int | None:
         """The version to append after without reading, or None to read it."""
