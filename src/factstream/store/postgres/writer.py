@@ -39,23 +39,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 
 from ...events import (
     AppendResult,
-    DuplicateEventId,
     RecordedEvent,
     StoreClosed,
     StoreUnavailable,
-    WrongExpectedVersion,
 )
-from ..encoding import EncodedEvent, RowDecoder
-from ..idempotency import StoredEvent, match_stored_batch
+from ..encoding import RowDecoder
 from .connection import PostgresSettings, is_disconnect
 from .lone import LoneAppender
 from .requests import (
@@ -67,6 +63,7 @@ from .requests import (
     unavailable,
 )
 from .statements import Statements
+from .stored import answer_rejected, answer_retries, stored_events
 
 __all__ = ["AppendRequest", "CommitRowsHook", "PostgresWriter"]
 
@@ -500,27 +497,15 @@ class PostgresWriter:
             return []
         # A rejected batch may be a retry of one already stored: then it gets its original result.
         try:
-            stored = await self._stored(conn, [r.batch for r, _ in rejected])
+            stored = await stored_events(
+                conn, self._sql.stored_by_ids, [r.batch for r, _ in rejected]
+            )
         except Exception as exc:
             if not is_disconnect(exc):
                 raise
             self._drop_connection()
             return [request for request, _ in rejected]  # decided again on the next attempt
-        answers: list[tuple[AppendRequest, Outcome]] = []
-        for request, actual in rejected:
-            outcome: Outcome
-            try:
-                existing = match_stored_batch(
-                    request.stream_id, request.batch, _own(request.batch, stored)
-                )
-            except DuplicateEventId as exc:
-                outcome = exc
-            else:
-                outcome = existing or WrongExpectedVersion(
-                    request.stream_id, request.expected, actual
-                )
-            answers.append((request, outcome))
-        deliver_each(answers)
+        deliver_each(answer_rejected(rejected, stored))
         return []
 
     async def _append_with_hook(
@@ -556,36 +541,14 @@ class PostgresWriter:
 
     async def _answer_stored(self, pending: list[AppendRequest]) -> list[AppendRequest]:
         conn = await self._connection()
-        stored = await self._stored(conn, [r.batch for r in pending])
-        left: list[AppendRequest] = []
-        answers: list[tuple[AppendRequest, Outcome]] = []
-        for request in pending:
-            if not any(event.id in stored for event in request.batch):
-                left.append(request)
-                continue
-            outcome: Outcome
-            try:
-                existing = match_stored_batch(
-                    request.stream_id, request.batch, _own(request.batch, stored)
-                )
-                assert existing is not None
-                outcome = existing
-            except DuplicateEventId as exc:
-                outcome = exc
-            answers.append((request, outcome))
+        stored = await stored_events(conn, self._sql.stored_by_ids, [r.batch for r in pending])
+        answers, left = answer_retries(pending, stored)
         deliver_each(answers)
         if len(left) == len(pending):
             # The violation came from ids nobody stored: a bug, not something to loop on.
             deliver(left, StoreUnavailable("event id conflict that no stored event explains"))
             return []
         return left
-
-    async def _stored(
-        self, conn: asyncpg.Connection, batches: Sequence[list[EncodedEvent]]
-    ) -> dict[uuid.UUID, StoredEvent]:
-        ids = [event.id for batch in batches for event in batch]
-        rows = await conn.fetch(self._sql.stored_by_ids, ids)
-        return {row[0]: StoredEvent(*row[1:]) for row in rows}
 
     def _raced(self) -> None:
         """A lock-free append lost a race with another process: lock for a while."""
@@ -616,13 +579,6 @@ class PostgresWriter:
             if item is not None:
                 left.append(item)
         deliver(left, error)
-
-
-def _own(
-    batch: list[EncodedEvent], stored: dict[uuid.UUID, StoredEvent]
-) -> dict[uuid.UUID, StoredEvent]:
-    """The stored events with the ids of ``batch`` (``stored`` has the whole group's)."""
-    return {event.id: stored[event.id] for event in batch if event.id in stored}
 
 
 def _now() -> float:
