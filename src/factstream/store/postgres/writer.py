@@ -7,19 +7,19 @@ group's streams, decides each append in queue order (a conflict rejects only tha
 inserts every accepted event with one ``INSERT ... SELECT FROM unnest(...)``. No savepoints.
 
 A group of one append (a sequential caller's) is instead one plain statement without the lock
-(``append_one`` in ``statements.py``): it reads the head and the stream's version from its
-snapshot and inserts. That stays correct without the lock because of the unique constraints: a
-position or version that another process committed after the snapshot (or is committing)
-collides, the statement fails whole, and the append is decided again under the lock; so a
-position is only ever committed above every committed one, in commit order, as under the lock.
-After such a race the writer takes the lock for every append for a second.
+(``lone.py``): an insert at the head and version the writer knows, or one that reads them from
+its snapshot. That stays correct without the lock because of the unique constraints: a
+position or version that another process committed (or is committing) collides, the statement
+fails whole, and the append is decided again, by reading or under the lock; so a position is
+only ever committed above every committed one, in commit order, as under the lock. After a
+race of the reading statement the writer takes the lock for every append for a second.
 
 A lone append does not even go through the task when the task is idle and nothing is queued
 (``direct_appends``): the caller runs the statement on the writer's connection itself, saving
 the hand-offs to the task and back. Within a second of an append being queued (other tasks
 append too), it first yields one turn of the loop, so that appends of other tasks ready in
-that turn queue and it joins their group. While it runs, the connection is
-busy and later appends queue for the task, which waits for it. Anything but an accepted append
+that turn queue and it joins their group. While it runs, the connection is busy and later
+appends queue for the task, which waits for it. Anything but an accepted append
 (a rejection, a race, a stored id, a lost connection) hands the request to the task, which
 decides it again as above; a cancelled caller leaves no transaction open (the statement is
 alone) and the task then reads the head, in case it committed.
