@@ -117,6 +117,7 @@ class PostgresWriter:
         # Whoever uses the connection sets _busy: the writer task, or a caller appending
         # directly (only when it is not set). Only the writer task (or stop) waits for it.
         self._busy = False
+        self._own_statement = False  # _busy for the task's own NOTIFY or head lookup
         self._freed: asyncio.Future[None] | None = None
         self._direct_enabled = settings.direct_appends and on_commit_rows is None
         self._direct_pending = False  # a lone append is yielding its turn before going direct
@@ -152,7 +153,8 @@ class PostgresWriter:
                 self._direct_pending = False
             if self._direct_ok():
                 return await self._direct(request)
-        self._grouping_until = _now() + _GROUPING_AFTER_QUEUEING
+        if self._appending():
+            self._grouping_until = _now() + _GROUPING_AFTER_QUEUEING
         await self._queue.put(request)
         self._wake()
         return await request.future
@@ -187,6 +189,15 @@ class PostgresWriter:
             and conn is not None
             and not conn.is_closed()
             and _now() >= self._locked_until
+        )
+
+    def _appending(self) -> bool:
+        """Whether other appends hold the connection or wait (not the task's own NOTIFY)."""
+        return (
+            (self._busy and not self._own_statement)
+            or self._direct_pending
+            or bool(self._carried)
+            or not self._queue.empty()
         )
 
     async def _direct(self, request: AppendRequest) -> AppendResult:
@@ -324,7 +335,7 @@ class PostgresWriter:
             self._release()
             await asyncio.sleep(0)
             return
-        self._busy = True
+        self._busy = self._own_statement = True
         try:
             try:
                 if self._uncertain:
@@ -338,6 +349,7 @@ class PostgresWriter:
                 self._uncertain = self._notify_owed = False
                 self._drop_connection()
         finally:
+            self._own_statement = False
             self._release()
 
     async def _settle(self) -> None:
