@@ -159,3 +159,28 @@ async def test_a_cancelled_lone_append_leaves_no_transaction_and_the_next_one_ru
     finally:
         await admin.close()
         await store.close()
+
+
+async def test_appends_of_one_turn_commit_together_once_appends_have_queued(
+    pg: PostgresHarness,
+) -> None:
+    store = await pg.open()
+    admin = await asyncpg.connect(pg.base_url)
+    try:
+        # A burst from several tasks: the first runs alone, the others queue behind it.
+        await asyncio.gather(
+            *(store.append(f"a-{i}", [fs.NewEvent("T", {"n": i})], 0) for i in range(10))
+        )
+        # Since appends queued, the first of a burst yields its turn and joins the others.
+        results = await asyncio.gather(
+            *(store.append(f"b-{i}", [fs.NewEvent("T", {"n": i})], 0) for i in range(20))
+        )
+        assert sorted(r.position for r in results) == list(range(11, 31))
+        transactions = await admin.fetchval(
+            f'SELECT count(DISTINCT xmin::text) FROM "{pg.schema}".events '
+            "WHERE stream_id LIKE 'b-%'"
+        )
+        assert transactions == 1
+    finally:
+        await admin.close()
+        await store.close()
