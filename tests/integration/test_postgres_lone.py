@@ -88,3 +88,16 @@ async def test_a_retry_or_a_conflict_at_known_positions_gets_its_usual_answer(
         assert await _log(store) == [(1, "s", 1), (2, "s", 2), (3, "s", 3)]
     finally:
         await store.close()
+
+
+def test_the_known_versions_stay_bounded() -> None:
+    from factstream.store.postgres.lone import _KNOWN_STREAMS, LoneAppender
+    from factstream.store.postgres.statements import Statements
+
+    lone = LoneAppender(Statements.for_schema("bounded"))
+    for n in range(_KNOWN_STREAMS * 3):
+        lone._learn(f"s-{n}", 1)
+        assert len(lone._versions) <= _KNOWN_STREAMS
+    lone._learn("s-0", 5)
+    lone._learn("s-0", 3)  # a lower bound learned later never lowers a higher one
+    assert lone._versions["s-0"] == 5

@@ -35,7 +35,7 @@ __all__ = ["LoneAppender"]
 
 # Seconds without guessing after a guessed position was taken (another process appends).
 _NO_GUESSES_AFTER_STALE_HEAD = 1.0
-# The most streams whose versions the writer remembers (the oldest are forgotten first).
+# The most streams whose versions the writer remembers (then it forgets them all).
 _KNOWN_STREAMS = 10_000
 
 
@@ -57,18 +57,18 @@ class LoneAppender:
         self._head = None
         self._versions.clear()
 
-    def learn(self, stream_id: str, version: int, last: int | None) -> None:
-        """``stream_id`` is at ``version`` or later; ``last`` (when not None) is committed."""
-        versions = self._versions
-        known = versions.get(stream_id)
-        if known is None:
-            if len(versions) >= _KNOWN_STREAMS:
-                del versions[next(iter(versions))]
-            versions[stream_id] = version
-        elif version > known:
-            versions[stream_id] = version
-        if last is not None and (self._head is None or last > self._head):
+    def learn_head(self, last: int) -> None:
+        """Position ``last`` is committed."""
+        if self._head is None or last > self._head:
             self._head = last
+
+    def _learn(self, stream_id: str, version: int) -> None:
+        """``stream_id`` is at ``version`` or later."""
+        versions = self._versions
+        if stream_id not in versions and len(versions) >= _KNOWN_STREAMS:
+            versions.clear()  # all at once: cheap, and a forgotten stream is read once
+        if version > versions.get(stream_id, -1):
+            versions[stream_id] = version
 
     async def append(
         self, conn: asyncpg.Connection, request: AppendRequest, channel: str | None
@@ -101,8 +101,8 @@ class LoneAppender:
                 else:
                     raise
             else:
-                self._versions[stream_id] = known + 1
-                self._head = head + 1
+                self._learn(stream_id, known + 1)
+                self.learn_head(head + 1)
                 return known, head + 1
         sql = self._sql.append_single if len(request.batch) == 1 else self._sql.append_one
         statement = await self._statement(conn, sql)
@@ -110,10 +110,11 @@ class LoneAppender:
         assert row is not None
         before, first = row[0], row[1]
         if first is None:
-            self.learn(stream_id, before, None)
+            self._learn(stream_id, before)
         else:
             count = len(request.batch)
-            self.learn(stream_id, before + count, first + count - 1)
+            self._learn(stream_id, before + count)
+            self.learn_head(first + count - 1)
         return before, first
 
     async def _statement(self, conn: asyncpg.Connection, sql: str) -> Any:

@@ -490,19 +490,17 @@ class PostgresWriter:
         accepted: list[tuple[AppendRequest, Outcome]] = []
         rejected: list[tuple[AppendRequest, int]] = []
         head = 0
-        learn = self._lone.learn
         for request, row in zip(pending, rows, strict=True):
             before, first = row[0], row[1]
             if first is None:
-                learn(request.stream_id, before, None)
                 rejected.append((request, before))
                 continue
             count = len(request.batch)
             last = first + count - 1
             head = max(head, last)
-            learn(request.stream_id, before + count, last)
             accepted.append((request, AppendResult(request.stream_id, before + count, last, first)))
         if head:
+            self._lone.learn_head(head)  # a lone append learns its stream's version itself
             self._on_commit(head)
         deliver_each(accepted)
         if not rejected:
