@@ -201,21 +201,19 @@ async def test_subscribers_in_other_processes_hold_exactly_the_committed_log(pg:
         assert got == log
 
 
-async def _waiting_on_the_append_lock(pg: Any, count: int) -> None:
-    """Return once ``count`` sessions wait for the schema's append lock (no sleeps to guess)."""
+async def _writers_blocked(pg: Any, count: int) -> None:
+    """Return once ``count`` writer sessions of the store wait for a lock (no sleeps to guess):
+    a group's on the append lock, a lone append's on the row holding the position it takes."""
     import asyncpg
 
-    from factstream.store.postgres.connection import lock_key
-
-    key = lock_key("append", pg.schema)
     conn = await asyncpg.connect(pg.base_url)
     try:
         while True:
             waiting = await conn.fetchval(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                "AND classid = $1::bigint::oid AND objid = $2::bigint::oid AND objsubid = 1",
-                (key >> 32) & 0xFFFF_FFFF,
-                key & 0xFFFF_FFFF,
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE application_name = 'factstream-writer' AND wait_event_type = 'Lock' "
+                "AND query LIKE $1",
+                f"%{pg.schema}%",
             )
             if waiting >= count:
                 return
@@ -264,7 +262,7 @@ async def test_no_reader_passes_an_append_that_has_not_committed(pg: Any, outcom
             asyncio.create_task(writer.append(f"late-{n}", [fs.NewEvent("T", {"n": n})]))
             for n, writer in enumerate([store, other, store, other])
         ]
-        await _waiting_on_the_append_lock(pg, 2)  # both writers are blocked behind it
+        await _writers_blocked(pg, 2)  # both writers are blocked behind it
 
         # Meanwhile nobody reads past position 3, and no later append has a position yet.
         assert [e.position async for e in store.read_all()] == [1, 2, 3]
@@ -316,18 +314,22 @@ async def _waiting_on_a_row(pg: Any) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("clash", ["position", "version"])
-async def test_a_lone_append_that_loses_a_race_is_decided_again_under_the_lock(
-    pg: Any, clash: str
+@pytest.mark.parametrize("bounds", ["known", "read"])
+async def test_a_lone_append_that_loses_a_race_is_decided_again(
+    pg: Any, clash: str, bounds: str
 ) -> None:
-    """A lone append runs without the append lock. Another process's commit that lands
-    between its snapshot and its insert (here: held open, then committed) makes it collide on
-    the position or the stream's version; it must then be decided again, not fail."""
+    """A lone append runs without the append lock, at the position and version its store
+    knows (``known``: it wrote them) or reads in its snapshot (``read``: a fresh store, which
+    knows nothing). Another process's commit that lands meanwhile (here: held open, then
+    committed) makes it collide on the position or the stream's version; it must then be
+    decided again (reading, or under the lock), not fail."""
     import asyncpg
 
-    store = await pg.open()
+    first = await pg.open()
     racer = await asyncpg.connect(pg.base_url)
+    await first.append("s", [fs.NewEvent("T", {"n": 1})])
+    store = first if bounds == "known" else await pg.open()
     try:
-        await store.append("s", [fs.NewEvent("T", {"n": 1})])
         # The racer takes position 2 (or, for a version clash, version 2 of "s" far away).
         position = 2 if clash == "position" else 100
         stream, version = ("other", 1) if clash == "position" else ("s", 2)
@@ -343,7 +345,7 @@ async def test_a_lone_append_that_loses_a_race_is_decided_again_under_the_lock(
             version,
         )
         append = asyncio.create_task(store.append("s", [fs.NewEvent("T", {"n": 2})]))
-        await _waiting_on_a_row(pg)  # it read head 1 and version 1, and waits on the row
+        await _waiting_on_a_row(pg)  # at head 1 and version 1, it waits on the row
         await transaction.commit()
         result = await append
         assert result.position == position + 1
@@ -351,12 +353,14 @@ async def test_a_lone_append_that_loses_a_race_is_decided_again_under_the_lock(
         log = [(e.position, e.stream_id, e.version) async for e in store.read_all()]
         assert log == sorted(log)
         assert [e.data for e in await store.read("s")][-1] == {"n": 2}
-        # And the next lone append (now taking the lock for a while) carries on after it.
+        # And the next lone append (reading, or taking the lock, for a while) carries on.
         after = await store.append("s", [fs.NewEvent("T", {"n": 3})])
         assert (after.position, after.version) == (result.position + 1, result.version + 1)
     finally:
         await racer.close()
-        await store.close()
+        if store is not first:
+            await store.close()
+        await first.close()
 
 
 if __name__ == "__main__":

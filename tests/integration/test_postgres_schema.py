@@ -143,6 +143,10 @@ def test_url_options_are_ours_or_asyncpg_s() -> None:
         settings_from_url("postgresql://u@h/db?readers=many")
     with pytest.raises(fs.UnsupportedUrl, match="option"):
         settings_from_url("postgresql://u@h/db", colour="blue")
+    assert settings_from_url("postgresql://u@h/db").direct_appends is True
+    assert settings_from_url("postgresql://u@h/db?direct_appends=off").direct_appends is False
+    with pytest.raises(fs.UnsupportedUrl, match="direct_appends"):
+        settings_from_url("postgresql://u@h/db?direct_appends=maybe")
 
 
 async def test_an_unreachable_server_raises_store_unavailable() -> None:

@@ -44,6 +44,9 @@ class PostgresSettings:
             waits, whatever the notifications say.
         notify_interval: the shortest time between two NOTIFY wake-ups sent to other processes
             (a commit inside the interval is announced at its end); ``None`` sends none.
+        direct_appends: a lone append, with the writer idle and nothing queued, runs its
+            statement on the writer's connection from the caller's task (no hand-off to the
+            writer task and back); ``False`` sends every append through the writer task.
         migrate: create or upgrade the schema when the store opens.
     """
 
@@ -58,6 +61,7 @@ class PostgresSettings:
     max_pending_appends: int = 10_000
     poll_interval: float = 0.5
     notify_interval: float | None = 0.002
+    direct_appends: bool = True
     migrate: bool = True
 
     def __post_init__(self) -> None:
@@ -76,6 +80,7 @@ _OPTION_TYPES: dict[str, type] = {
     "max_pending_appends": int,
     "poll_interval": float,
     "notify_interval": float,
+    "direct_appends": bool,
 }
 
 
@@ -96,7 +101,7 @@ def settings_from_url(url: str, **options: Any) -> PostgresSettings:
             theirs.append((key, value))
             continue
         try:
-            ours[key] = kind(value)
+            ours[key] = _flag(value) if kind is bool else kind(value)
         except ValueError:
             raise UnsupportedUrl(
                 f"{url!r}: option {key}={value!r} is not a {kind.__name__}"
@@ -106,6 +111,15 @@ def settings_from_url(url: str, **options: Any) -> PostgresSettings:
         return PostgresSettings(dsn=dsn, **{**ours, **options})
     except TypeError as exc:
         raise UnsupportedUrl(f"unknown PostgreSQL store option: {exc}") from None
+
+
+def _flag(value: str) -> bool:
+    flag = value.lower()
+    if flag in ("true", "1", "yes", "on"):
+        return True
+    if flag in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(value)
 
 
 def check_schema_name(schema: object) -> None:

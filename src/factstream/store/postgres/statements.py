@@ -24,6 +24,8 @@ class Statements:
     append_group: str
     append_one: str
     append_single: str
+    insert_single: str
+    insert_single_notify: str
     stored_by_ids: str
     read_forward: str
     read_backward: str
@@ -46,6 +48,11 @@ class Statements:
             ),
             append_one=_append_one(s, single=False),
             append_single=_append_one(s, single=True),
+            insert_single=_insert_single(s),
+            insert_single_notify=(
+                f"WITH ins AS ({_insert_single(s)} RETURNING 1)\n"
+                "SELECT pg_notify($11::text, '') FROM ins"
+            ),
             stored_by_ids=(
                 "SELECT id, stream_id, version, position, type, schema_version, data, metadata, "
                 f"correlation_id, causation_id FROM {events} WHERE id = ANY($1::uuid[])"
@@ -72,6 +79,16 @@ class Statements:
             ),
             head=f"SELECT position FROM {events} ORDER BY position DESC LIMIT 1",
         )
+
+
+def _insert_single(s: str) -> str:
+    """One event at a position and a version the writer knows (``lone.py``): position,
+    stream, version, then the event's columns."""
+    return (
+        f"INSERT INTO {s}.events (position, stream_id, version, id, type, schema_version, data, "
+        "metadata, correlation_id, causation_id, recorded_at)\n"
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, statement_timestamp())"
+    )
 
 
 def _append_one(s: str, *, single: bool) -> str:

@@ -130,8 +130,7 @@ class PostgresEventStore(StoreBase):
         self, stream_id: str, batch: list[EncodedEvent], expected: ExpectedVersion
     ) -> AppendResult:
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
-        await self._writer.submit(AppendRequest(stream_id, batch, expected, future))
-        return await future
+        return await self._writer.append(AppendRequest(stream_id, batch, expected, future))
 
     # -- reads ----------------------------------------------------------------------------
 

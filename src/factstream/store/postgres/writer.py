@@ -7,12 +7,22 @@ group's streams, decides each append in queue order (a conflict rejects only tha
 inserts every accepted event with one ``INSERT ... SELECT FROM unnest(...)``. No savepoints.
 
 A group of one append (a sequential caller's) is instead one plain statement without the lock
-(``append_one`` in ``statements.py``): it reads the head and the stream's version from its
-snapshot and inserts. That stays correct without the lock because of the unique constraints: a
-position or version that another process committed after the snapshot (or is committing)
-collides, the statement fails whole, and the append is decided again under the lock; so a
-position is only ever committed above every committed one, in commit order, as under the lock.
-After such a race the writer takes the lock for every append for a second.
+(``lone.py``): an insert at the head and version the writer knows, or one that reads them from
+its snapshot. That stays correct without the lock because of the unique constraints: a
+position or version that another process committed (or is committing) collides, the statement
+fails whole, and the append is decided again, by reading or under the lock; so a position is
+only ever committed above every committed one, in commit order, as under the lock. After a
+race of the reading statement the writer takes the lock for every append for a second.
+
+A lone append does not even go through the task when the task is idle and nothing is queued
+(``direct_appends``): the caller runs the statement on the writer's connection itself, saving
+the hand-offs to the task and back. Within a second of an append being queued (other tasks
+append too), it first yields one turn of the loop, so that appends of other tasks ready in
+that turn queue and it joins their group. While it runs, the connection is busy and later
+appends queue for the task, which waits for it. Anything but an accepted append
+(a rejection, a race, a stored id, a lost connection) hands the request to the task, which
+decides it again as above; a cancelled caller leaves no transaction open (the statement is
+alone) and the task then reads the head, in case it committed.
 
 A stored event id raises a unique violation that rolls the whole call back; the writer then
 looks the ids up, answers the retried batches (idempotent appends) and duplicates, and calls
@@ -29,28 +39,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 
 from ...events import (
-    ANY,
-    STREAM_EXISTS,
     AppendResult,
-    DuplicateEventId,
-    ExpectedVersion,
     RecordedEvent,
     StoreClosed,
     StoreUnavailable,
-    WrongExpectedVersion,
 )
-from ..encoding import EncodedEvent, RowDecoder
-from ..idempotency import StoredEvent, match_stored_batch
+from ..encoding import RowDecoder
 from .connection import PostgresSettings, is_disconnect
+from .lone import LoneAppender
+from .requests import (
+    AppendRequest,
+    Outcome,
+    deliver,
+    deliver_each,
+    group_arguments,
+    unavailable,
+)
 from .statements import Statements
+from .stored import answer_rejected, answer_retries, stored_events
 
 __all__ = ["AppendRequest", "CommitRowsHook", "PostgresWriter"]
 
@@ -58,17 +71,9 @@ _ID_CONSTRAINT = "events_id_key"
 _RACE_CONSTRAINTS = frozenset(("events_pkey", "events_stream_version_key"))
 # After a lock-free append lost a race, appends take the lock for this long (seconds).
 _LOCKED_AFTER_RACE = 1.0
-_EXPECTED_CODES = {ANY: -1, STREAM_EXISTS: -2}
+# After an append was queued, a lone append yields a turn of the loop first for this long.
+_GROUPING_AFTER_QUEUEING = 1.0
 
-
-class AppendRequest(NamedTuple):
-    stream_id: str
-    batch: list[EncodedEvent]
-    expected: ExpectedVersion
-    future: asyncio.Future[AppendResult]
-
-
-Outcome = AppendResult | BaseException
 
 CommitRowsHook = Callable[[asyncpg.Connection, list[RecordedEvent]], Awaitable[None]]
 """Called with the writer's connection and one append's recorded events, in the append's
@@ -108,6 +113,18 @@ class PostgresWriter:
         self._last_notify = float("-inf")
         self._notify_owed = False
         self._locked_until = float("-inf")
+        self._lone = LoneAppender(statements)
+        # Whoever uses the connection sets _busy: the writer task, or a caller appending
+        # directly (only when it is not set). Only the writer task (or stop) waits for it.
+        self._busy = False
+        self._own_statement = False  # _busy for the task's own NOTIFY or head lookup
+        self._freed: asyncio.Future[None] | None = None
+        self._direct_enabled = settings.direct_appends and on_commit_rows is None
+        self._direct_pending = False  # a lone append is yielding its turn before going direct
+        self._grouping_until = float("-inf")  # until then, a lone append yields a turn first
+        self._uncertain = False  # a direct append was cancelled: it may have committed
+        self._waiter: asyncio.Future[None] | None = None  # the idle writer task waits on it
+        self._waiting_timed = False  # ... with a deadline (an owed NOTIFY)
 
     @property
     def connection(self) -> asyncpg.Connection | None:
@@ -119,22 +136,138 @@ class PostgresWriter:
             self._run(), name="factstream-postgres-writer"
         )
 
-    async def submit(self, request: AppendRequest) -> None:
+    async def append(self, request: AppendRequest) -> AppendResult:
+        """Decide ``request``: directly when it is alone and the writer idle, else queued."""
         if self._stopping:
             raise StoreClosed("the PostgreSQL store is closed")
+        if self._direct_ok():
+            if _now() >= self._grouping_until:
+                return await self._direct(request)
+            # Appends were queued lately (other tasks append too): yield one turn of the loop
+            # first, so that appends of other tasks ready in this turn queue meanwhile (they
+            # see _direct_pending), and then this one joins their group.
+            self._direct_pending = True
+            try:
+                await asyncio.sleep(0)
+            finally:
+                self._direct_pending = False
+            if self._direct_ok():
+                return await self._direct(request)
+        if self._appending():
+            self._grouping_until = _now() + _GROUPING_AFTER_QUEUEING
         await self._queue.put(request)
+        self._wake()
+        return await request.future
 
     async def stop(self) -> None:
         """Finish every queued append, then close the connection."""
         if self._task is not None and not self._task.done():
             self._stopping = True
             await self._queue.put(None)
+            self._wake()
             await self._task
         self._fail_queued(StoreClosed("the PostgreSQL store closed before this append ran"))
+        await self._take()  # a direct append still running finishes first
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._conn.close(), 5)
             self._conn.terminate()
+
+    # -- the direct path ------------------------------------------------------------------
+
+    def _direct_ok(self) -> bool:
+        """Whether an append may run on the connection now, from the caller's task."""
+        conn = self._conn
+        return (
+            self._direct_enabled
+            and not self._direct_pending
+            and not self._busy
+            and not self._carried
+            and self._queue.empty()
+            and not self._uncertain
+            and not self._stopping
+            and conn is not None
+            and not conn.is_closed()
+            and _now() >= self._locked_until
+        )
+
+    def _appending(self) -> bool:
+        """Whether other appends hold the connection or wait (not the task's own NOTIFY)."""
+        return (
+            (self._busy and not self._own_statement)
+            or self._direct_pending
+            or bool(self._carried)
+            or not self._queue.empty()
+        )
+
+    async def _direct(self, request: AppendRequest) -> AppendResult:
+        """Run a lone append's statement from the caller's task (the writer task is idle).
+
+        Only the plain outcome is handled here: an accepted append. A rejected append (maybe a
+        retry of a stored one), a race, a stored id or a lost connection hand the request to
+        the writer task, which decides it again with its usual handling of each case.
+        """
+        conn = self._conn
+        assert conn is not None
+        self._busy = True  # it was not (checked above)
+        try:
+            channel = self._notify_channel()
+            try:
+                before, first = await self._lone.append(conn, request, channel)
+            except asyncio.CancelledError:
+                # The statement may have committed or not (asyncpg cancels it on the server
+                # and the connection waits for that before its next statement). No
+                # transaction stays open: it was a single statement. The writer task looks
+                # the head up, so subscribers of this process miss nothing.
+                self._uncertain = True
+                if channel is not None:
+                    self._notify_owed = True
+                raise
+            except asyncpg.QueryCanceledError as exc:
+                raise unavailable(
+                    "append cancelled by the server after statement_timeout = "
+                    f"{self._settings.statement_timeout} s (nothing was stored): {exc}",
+                    exc,
+                ) from exc
+            except Exception as exc:
+                if channel is not None:
+                    self._notify_owed = True
+                if isinstance(exc, asyncpg.UniqueViolationError):
+                    if exc.constraint_name in _RACE_CONSTRAINTS:
+                        self._raced()
+                elif is_disconnect(exc):
+                    self._drop_connection()
+                first = None
+            if first is not None:
+                last = first + len(request.batch) - 1
+                self._on_commit(last)
+                return AppendResult(request.stream_id, before + len(request.batch), last, first)
+            self._carried.appendleft(request)
+        finally:
+            self._release()
+            if self._uncertain or (self._notify_owed and not self._waiting_timed):
+                self._wake()  # the writer task settles, or sends the owed NOTIFY in time
+        self._wake()
+        return await request.future
+
+    async def _take(self) -> None:
+        """Wait until no direct append uses the connection, then hold it (the writer task)."""
+        while self._busy:
+            freed = self._freed = asyncio.get_running_loop().create_future()
+            try:
+                await freed
+            finally:
+                self._freed = None
+        self._busy = True
+
+    def _release(self) -> None:
+        self._busy = False
+        _resolve(self._freed)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     # -- the task -------------------------------------------------------------------------
 
@@ -145,31 +278,87 @@ class PostgresWriter:
             if first is None:
                 stopping = True
                 continue
-            group, saw_end = self._group(first)
-            stopping = stopping or saw_end
+            await self._take()  # waits for a direct append still running
             try:
-                await self._commit_group(group)
-            except Exception as exc:  # a bug must not leave callers waiting or stop the writer
-                _deliver(group, _unavailable(f"append failed unexpectedly: {exc!r}", exc))
+                group, saw_end = self._group(first)
+                stopping = stopping or saw_end
+                try:
+                    await self._commit_group(group)
+                except Exception as exc:  # a bug must not leave callers waiting or stop it
+                    deliver(group, unavailable(f"append failed unexpectedly: {exc!r}", exc))
+            finally:
+                self._release()
         # The owed wake-up, so other processes do not wait for their next poll.
-        if self._notify_owed:
-            with contextlib.suppress(Exception):
-                await self._notify()
+        await self._take()
+        try:
+            if self._uncertain:
+                with contextlib.suppress(Exception):
+                    await self._settle()
+            if self._notify_owed:
+                with contextlib.suppress(Exception):
+                    await self._notify()
+        finally:
+            self._release()
 
     async def _next(self) -> AppendRequest | None:
-        if self._carried:
-            return self._carried.popleft()
-        if self._notify_owed and self._settings.notify_interval is not None:
-            wait = self._last_notify + self._settings.notify_interval - _now()
+        """The next request; meanwhile, the owed NOTIFY when it is due."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._carried:
+                return self._carried.popleft()
+            with contextlib.suppress(asyncio.QueueEmpty):
+                return self._queue.get_nowait()
+            interval = self._settings.notify_interval
+            deadline: float | None = None
+            if self._uncertain or (self._notify_owed and interval is not None):
+                deadline = self._last_notify + (interval or 0.0)
+                if self._uncertain or loop.time() >= deadline:
+                    await self._catch_up()
+                    continue
+            waiter = self._waiter = loop.create_future()
+            timer = None if deadline is None else loop.call_at(deadline, _resolve, waiter)
+            self._waiting_timed = timer is not None
             try:
-                async with asyncio.timeout(max(wait, 0.0)):
-                    return await self._queue.get()
-            except TimeoutError:
-                try:
+                await waiter
+            finally:
+                self._waiter = None
+                self._waiting_timed = False
+                if timer is not None:
+                    timer.cancel()
+
+    async def _catch_up(self) -> None:
+        """Settle a cancelled direct append, send the owed NOTIFY."""
+        if self._busy or self._direct_pending:
+            # A direct append is running or about to: when it is done, give its caller a turn
+            # of the loop to start the next one, which carries the NOTIFY if it is still owed.
+            await self._take()
+            self._release()
+            await asyncio.sleep(0)
+            return
+        self._busy = self._own_statement = True
+        try:
+            try:
+                if self._uncertain:
+                    await self._settle()
+                if self._notify_owed and _now() >= self._last_notify + (
+                    self._settings.notify_interval or 0.0
+                ):
                     await self._notify()
-                except Exception:
-                    self._drop_connection()  # the next append reconnects; pollers cover us
-        return await self._queue.get()
+            except Exception:
+                # Given up: the next append reconnects; pollers (here and elsewhere) cover us.
+                self._uncertain = self._notify_owed = False
+                self._drop_connection()
+        finally:
+            self._own_statement = False
+            self._release()
+
+    async def _settle(self) -> None:
+        """After a cancelled direct append: tell this process's subscribers the head."""
+        conn = await self._connection()
+        self._uncertain = False
+        head = await conn.fetchval(self._sql.head)
+        if head:
+            self._on_commit(head)
 
     def _group(self, first: AppendRequest) -> tuple[list[AppendRequest], bool]:
         """The requests waiting now, in order, within the group limits.
@@ -235,23 +424,23 @@ class PostgresWriter:
                     self._raced()
                     continue
                 if exc.constraint_name != _ID_CONSTRAINT:
-                    _deliver(pending, _unavailable(f"unexpected constraint violation: {exc}", exc))
+                    deliver(pending, unavailable(f"unexpected constraint violation: {exc}", exc))
                     return
                 try:
                     pending = await self._answer_stored(pending)
                 except Exception as inner:
                     if not is_disconnect(inner):
-                        _deliver(pending, _unavailable(f"append failed: {inner}", inner))
+                        deliver(pending, unavailable(f"append failed: {inner}", inner))
                         return
                     self._drop_connection()
             except _HookFailed as failed:
                 self._notify_owed = True  # the rolled-back call's NOTIFY was not sent
-                _deliver_each([(failed.request, failed.error)])
+                deliver_each([(failed.request, failed.error)])
                 pending = [request for request in pending if request is not failed.request]
             except asyncpg.QueryCanceledError as exc:
-                _deliver(
+                deliver(
                     pending,
-                    _unavailable(
+                    unavailable(
                         "append cancelled by the server after statement_timeout = "
                         f"{self._settings.statement_timeout} s (nothing was stored): {exc}",
                         exc,
@@ -260,16 +449,16 @@ class PostgresWriter:
                 return
             except Exception as exc:
                 if not is_disconnect(exc):
-                    _deliver(pending, _unavailable(f"append failed: {exc}", exc))
+                    deliver(pending, unavailable(f"append failed: {exc}", exc))
                     return
                 self._drop_connection()
                 now = _now()
                 if deadline is None:
                     deadline = now + self._settings.reconnect_timeout
                 if now >= deadline:
-                    _deliver(
+                    deliver(
                         pending,
-                        _unavailable(
+                        unavailable(
                             "lost the connection to PostgreSQL during an append and could not "
                             f"reconnect within {self._settings.reconnect_timeout} s ({exc}). "
                             "The batch was stored whole or not at all; append the same events "
@@ -281,7 +470,7 @@ class PostgresWriter:
                 await asyncio.sleep(min(delay, max(deadline - now, 0.0)))
                 delay = min(delay * 2, 1.0)
             except BaseException:  # cancelled: the callers must not hang
-                _deliver(pending, StoreClosed("the PostgreSQL writer stopped"))
+                deliver(pending, StoreClosed("the PostgreSQL writer stopped"))
                 raise
 
     async def _attempt(self, pending: list[AppendRequest]) -> list[AppendRequest]:
@@ -290,14 +479,14 @@ class PostgresWriter:
         channel = self._notify_channel()
         hook = self._on_commit_rows
         if hook is not None:  # inline projections: append_group and the hook, one transaction
-            arguments = self._arguments(pending, channel)
+            arguments = group_arguments(self._sql.append_key, pending, channel)
             rows = await self._append_with_hook(conn, pending, arguments, hook)
         elif len(pending) == 1 and _now() >= self._locked_until:
-            request = pending[0]
-            sql = self._sql.append_single if len(request.batch) == 1 else self._sql.append_one
-            rows = await conn.fetch(sql, *_one_arguments(request, channel))
+            rows = [await self._lone.append(conn, pending[0], channel)]
         else:
-            rows = await conn.fetch(self._sql.append_group, *self._arguments(pending, channel))
+            rows = await conn.fetch(
+                self._sql.append_group, *group_arguments(self._sql.append_key, pending, channel)
+            )
         accepted: list[tuple[AppendRequest, Outcome]] = []
         rejected: list[tuple[AppendRequest, int]] = []
         head = 0
@@ -311,33 +500,22 @@ class PostgresWriter:
             head = max(head, last)
             accepted.append((request, AppendResult(request.stream_id, before + count, last, first)))
         if head:
+            self._lone.learn_head(head)  # a lone append learns its stream's version itself
             self._on_commit(head)
-        _deliver_each(accepted)
+        deliver_each(accepted)
         if not rejected:
             return []
         # A rejected batch may be a retry of one already stored: then it gets its original result.
         try:
-            stored = await self._stored(conn, [r.batch for r, _ in rejected])
+            stored = await stored_events(
+                conn, self._sql.stored_by_ids, [r.batch for r, _ in rejected]
+            )
         except Exception as exc:
             if not is_disconnect(exc):
                 raise
             self._drop_connection()
             return [request for request, _ in rejected]  # decided again on the next attempt
-        answers: list[tuple[AppendRequest, Outcome]] = []
-        for request, actual in rejected:
-            outcome: Outcome
-            try:
-                existing = match_stored_batch(
-                    request.stream_id, request.batch, _own(request.batch, stored)
-                )
-            except DuplicateEventId as exc:
-                outcome = exc
-            else:
-                outcome = existing or WrongExpectedVersion(
-                    request.stream_id, request.expected, actual
-                )
-            answers.append((request, outcome))
-        _deliver_each(answers)
+        deliver_each(answer_rejected(rejected, stored))
         return []
 
     async def _append_with_hook(
@@ -373,83 +551,18 @@ class PostgresWriter:
 
     async def _answer_stored(self, pending: list[AppendRequest]) -> list[AppendRequest]:
         conn = await self._connection()
-        stored = await self._stored(conn, [r.batch for r in pending])
-        left: list[AppendRequest] = []
-        answers: list[tuple[AppendRequest, Outcome]] = []
-        for request in pending:
-            if not any(event.id in stored for event in request.batch):
-                left.append(request)
-                continue
-            outcome: Outcome
-            try:
-                existing = match_stored_batch(
-                    request.stream_id, request.batch, _own(request.batch, stored)
-                )
-                assert existing is not None
-                outcome = existing
-            except DuplicateEventId as exc:
-                outcome = exc
-            answers.append((request, outcome))
-        _deliver_each(answers)
+        stored = await stored_events(conn, self._sql.stored_by_ids, [r.batch for r in pending])
+        answers, left = answer_retries(pending, stored)
+        deliver_each(answers)
         if len(left) == len(pending):
             # The violation came from ids nobody stored: a bug, not something to loop on.
-            _deliver(left, StoreUnavailable("event id conflict that no stored event explains"))
+            deliver(left, StoreUnavailable("event id conflict that no stored event explains"))
             return []
         return left
-
-    async def _stored(
-        self, conn: asyncpg.Connection, batches: Sequence[list[EncodedEvent]]
-    ) -> dict[uuid.UUID, StoredEvent]:
-        ids = [event.id for batch in batches for event in batch]
-        rows = await conn.fetch(self._sql.stored_by_ids, ids)
-        return {row[0]: StoredEvent(*row[1:]) for row in rows}
 
     def _raced(self) -> None:
         """A lock-free append lost a race with another process: lock for a while."""
         self._locked_until = _now() + _LOCKED_AFTER_RACE
-
-    def _arguments(self, pending: list[AppendRequest], channel: str | None) -> list[Any]:
-        slots: dict[str, int] = {}
-        append_stream: list[int] = []
-        append_expected: list[int] = []
-        append_size: list[int] = []
-        event_append: list[int] = []
-        event_offset: list[int] = []
-        events: list[EncodedEvent] = []
-        for number, request in enumerate(pending, 1):
-            slot = slots.get(request.stream_id)
-            if slot is None:
-                slot = slots[request.stream_id] = len(slots) + 1
-            append_stream.append(slot)
-            expected = request.expected
-            append_expected.append(
-                expected if isinstance(expected, int) else _EXPECTED_CODES[expected]
-            )
-            size = len(request.batch)
-            append_size.append(size)
-            event_append.extend([number] * size)
-            event_offset.extend(range(size))
-            events.extend(request.batch)
-        ids, types, schema_versions, data, metadata, correlation, causation = zip(
-            *events, strict=True
-        )
-        return [
-            self._sql.append_key,
-            list(slots),
-            append_stream,
-            append_expected,
-            append_size,
-            event_append,
-            event_offset,
-            ids,
-            types,
-            schema_versions,
-            data,
-            metadata,
-            correlation,
-            causation,
-            channel,
-        ]
 
     # -- the connection -------------------------------------------------------------------
 
@@ -460,6 +573,7 @@ class PostgresWriter:
         return self._conn
 
     def _drop_connection(self) -> None:
+        self._lone.forget()
         if self._conn is not None:
             self._conn.terminate()
             self._conn = None
@@ -474,45 +588,13 @@ class PostgresWriter:
                 break
             if item is not None:
                 left.append(item)
-        _deliver(left, error)
-
-
-def _one_arguments(request: AppendRequest, channel: str | None) -> list[Any]:
-    """The arguments of ``append_one`` (or of ``append_single``, for a batch of one)."""
-    expected = request.expected
-    code = expected if isinstance(expected, int) else _EXPECTED_CODES[expected]
-    batch = request.batch
-    columns: Sequence[Any] = batch[0] if len(batch) == 1 else tuple(zip(*batch, strict=True))
-    return [request.stream_id, code, *columns, channel]
-
-
-def _own(
-    batch: list[EncodedEvent], stored: dict[uuid.UUID, StoredEvent]
-) -> dict[uuid.UUID, StoredEvent]:
-    """The stored events with the ids of ``batch`` (``stored`` has the whole group's)."""
-    return {event.id: stored[event.id] for event in batch if event.id in stored}
+        deliver(left, error)
 
 
 def _now() -> float:
     return asyncio.get_running_loop().time()
 
 
-def _unavailable(message: str, cause: BaseException) -> StoreUnavailable:
-    error = StoreUnavailable(message)
-    error.__cause__ = cause
-    return error
-
-
-def _deliver(requests: Sequence[AppendRequest], error: BaseException) -> None:
-    _deliver_each([(request, error) for request in requests])
-
-
-def _deliver_each(items: Sequence[tuple[AppendRequest, Outcome]]) -> None:
-    for request, outcome in items:
-        future = request.future
-        if future.done():
-            continue  # the caller was cancelled; the append's outcome stands
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
+def _resolve(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
