@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import pickle
 import uuid
 
@@ -112,3 +113,13 @@ def test_errors_are_factstream_errors_and_bad_input_is_a_value_error() -> None:
         fs.StoreUnavailable,
     ):
         assert issubclass(error, fs.FactstreamError)
+
+
+async def test_recorded_events_are_left_out_of_the_cycle_collector() -> None:
+    async with fs.connect("memory://") as store:
+        await store.append("s", [fs.NewEvent("T", {"nested": {"a": [1, 2]}})])
+        [event] = await store.read("s")
+    assert gc.is_tracked(event) is False
+    assert event.data == {"nested": {"a": [1, 2]}}
+    # Equality and pickling are unaffected.
+    assert pickle.loads(pickle.dumps(event)) == event

@@ -97,7 +97,7 @@ class NewEvent(_NewEventOptions, frozen=True):
             )
 
 
-class RecordedEvent(msgspec.Struct, frozen=True):
+class RecordedEvent(msgspec.Struct, frozen=True, gc=False):
     """An event as stored: a :class:`NewEvent` plus where and when it was recorded.
 
     Attributes:
@@ -112,6 +112,11 @@ class RecordedEvent(msgspec.Struct, frozen=True):
         correlation_id: the conversation the event is part of, if any.
         causation_id: the id of what caused the event, if any.
         schema_version: the schema version of ``data`` as stored.
+
+    Recorded events are not tracked by Python's cycle collector (``gc=False``): reading the
+    log makes hundreds of thousands of them, and collector passes over pages of them cost
+    reading a fifth of its speed (docs/benchmarks.md). An event can be part of a reference
+    cycle only if one is put into its own ``data`` or ``metadata``: don't.
     """
 
     id: uuid.UUID
