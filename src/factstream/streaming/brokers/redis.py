@@ -233,7 +233,11 @@ class RedisStreamsBroker:
                     )
                     await conn.send_packed_command(payload, check_health=False)
                     sent = True
-                except (*_ERRORS, redis.exceptions.RedisError) as exc:
+                except Exception as exc:
+                    # Not only redis-py's errors: when the reply reader's failed read
+                    # disconnects the connection while this write is under way, redis-py
+                    # fails with AttributeError (its writer is gone). Either way the link is
+                    # broken, and the batch fails like the ones after it.
                     self._broken = exc
             await link.written.put(sent)
 
@@ -244,7 +248,7 @@ class RedisStreamsBroker:
             if sent:
                 try:
                     await link.conn.read_response()
-                except (*_ERRORS, redis.exceptions.RedisError) as exc:
+                except Exception as exc:  # not only redis-py's: see _write_batches
                     # Later batches are failed unsent, and those written already are
                     # refused by the fence, so nothing is stored after a gap.
                     if self._broken is None:
