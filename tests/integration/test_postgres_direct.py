@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import pathlib
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -20,13 +19,6 @@ from factstream.store.base import StoreBase
 from tests.contract.harnesses import PostgresHarness
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def pg(tmp_path: pathlib.Path) -> AsyncIterator[PostgresHarness]:
-    harness = PostgresHarness(tmp_path)
-    yield harness
-    await harness.cleanup()
 
 
 @contextlib.asynccontextmanager

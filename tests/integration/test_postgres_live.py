@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import pathlib
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -23,13 +22,6 @@ from tests.contract.harnesses import PostgresHarness
 pytestmark = pytest.mark.postgres
 
 _HOUR = 3600.0
-
-
-@pytest.fixture
-async def pg(tmp_path: pathlib.Path) -> AsyncIterator[PostgresHarness]:
-    harness = PostgresHarness(tmp_path)
-    yield harness
-    await harness.cleanup()
 
 
 async def _next(events: Subscription, count: int) -> list[fs.RecordedEvent]:

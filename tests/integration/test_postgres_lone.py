@@ -3,9 +3,6 @@ knows are lower bounds, and stale ones are found out, never used to leave a gap.
 
 from __future__ import annotations
 
-import pathlib
-from collections.abc import AsyncIterator
-
 import pytest
 
 import factstream as fs
@@ -13,13 +10,6 @@ from factstream.store.base import StoreBase
 from tests.contract.harnesses import PostgresHarness
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def pg(tmp_path: pathlib.Path) -> AsyncIterator[PostgresHarness]:
-    harness = PostgresHarness(tmp_path)
-    yield harness
-    await harness.cleanup()
 
 
 async def _log(store: StoreBase) -> list[tuple[int, str, int]]:

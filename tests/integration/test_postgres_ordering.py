@@ -14,7 +14,6 @@ import pathlib
 import random
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -108,15 +107,6 @@ async def _subscribe_worker(url: str, after_head: int) -> None:
 
 
 # -- the tests ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def pg(tmp_path: pathlib.Path) -> AsyncIterator[Any]:
-    from tests.contract.harnesses import PostgresHarness
-
-    harness = PostgresHarness(tmp_path)
-    yield harness
-    await harness.cleanup()
 
 
 _ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import pathlib
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -17,13 +16,6 @@ from factstream.store.postgres.connection import settings_from_url
 from tests.contract.harnesses import PostgresHarness
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def pg(tmp_path: pathlib.Path) -> AsyncIterator[PostgresHarness]:
-    harness = PostgresHarness(tmp_path)
-    yield harness
-    await harness.cleanup()
 
 
 async def _schema_objects(pg: PostgresHarness) -> dict[str, Any]:

@@ -113,18 +113,9 @@ async def test_a_member_reads_entries_from_before_the_event_field_and_after(
     assert [d.body for d in deliveries] == [msgspec.json.encode(e.data) for e in events]
     await consumer.close()
 
-    handled: list[RecordedEvent] = []
-
-    async def handler(event: RecordedEvent) -> None:
-        handled.append(event)
-
-    store, state = await MemoryEventStore.open(), MemoryStreamingState()
-    group = ConsumerGroup("g", broker, store, state, handler, SETTINGS)
-    async with running(group.run()):
-        await wait_until(lambda: len(handled) == 4)
+    handled, state = await _handled_by_a_group(broker, 4)
     assert handled == events
     assert (await state.load_marks("g", ["order-1"]))["order-1"].version == 4
-    await store.close()
 
 
 async def test_an_unreadable_event_field_is_read_from_the_headers(broker: Any) -> None:
@@ -140,17 +131,8 @@ async def test_an_unreadable_event_field_is_read_from_the_headers(broker: Any) -
     assert delivery.headers["ce-fsversion"] == "1"
     await consumer.close()
 
-    handled: list[RecordedEvent] = []
-
-    async def handler(event: RecordedEvent) -> None:
-        handled.append(event)
-
-    store, state = await MemoryEventStore.open(), MemoryStreamingState()
-    group = ConsumerGroup("g", broker, store, state, handler, SETTINGS)
-    async with running(group.run()):
-        await wait_until(lambda: len(handled) == 1)
+    handled, _ = await _handled_by_a_group(broker, 1)
     assert handled == [event]
-    await store.close()
 
 
 async def test_trimmed_partitions_keep_the_event_field() -> None:
@@ -194,3 +176,20 @@ async def test_a_member_reads_its_entries_over_either_redis_protocol(protocol: i
     finally:
         await broker.destroy()
         await broker.close()
+
+
+async def _handled_by_a_group(
+    broker: Any, count: int
+) -> tuple[list[RecordedEvent], MemoryStreamingState]:
+    """Run a consumer group "g" on the broker until its handler has seen ``count`` events."""
+    handled: list[RecordedEvent] = []
+
+    async def handler(event: RecordedEvent) -> None:
+        handled.append(event)
+
+    store, state = await MemoryEventStore.open(), MemoryStreamingState()
+    group = ConsumerGroup("g", broker, store, state, handler, SETTINGS)
+    async with running(group.run()):
+        await wait_until(lambda: len(handled) == count)
+    await store.close()
+    return handled, state

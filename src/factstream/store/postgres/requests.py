@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 from ...events import ANY, STREAM_EXISTS, AppendResult, ExpectedVersion, StoreUnavailable
 from ..encoding import EncodedEvent
+from ..settle import settle
 
 __all__ = [
     "AppendRequest",
@@ -99,10 +100,4 @@ def deliver(requests: Sequence[AppendRequest], error: BaseException) -> None:
 
 def deliver_each(items: Sequence[tuple[AppendRequest, Outcome]]) -> None:
     for request, outcome in items:
-        future = request.future
-        if future.done():
-            continue  # the caller was cancelled; the append's outcome stands
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
+        settle(request.future, outcome)

@@ -35,6 +35,7 @@ from ...events.versions import satisfied
 from ..encoding import EncodedEvent
 from ..envelope import decode_envelope, encode_envelope_buffers, encode_timestamp, stored_event
 from ..idempotency import StoredEvent, match_stored_batch
+from ..settle import settle
 from .connection import SqliteSettings, open_connection
 
 __all__ = ["AppendRequest", "SqliteWriter"]
@@ -543,10 +544,4 @@ def _deliver_soon(outcomes: list[tuple[AppendRequest, Outcome]]) -> None:
 
 def _deliver(items: list[tuple[AppendRequest, Outcome]]) -> None:
     for request, outcome in items:
-        future = request.future
-        if future.done():
-            continue  # the caller was cancelled; the append's outcome stands
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
+        settle(request.future, outcome)
