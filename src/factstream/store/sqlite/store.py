@@ -147,8 +147,9 @@ class SqliteEventStore(StoreBase):
         the next turn run after this task's own wake-up, too late for its group either way.
         So a sequential caller skips the turn (and its poll for I/O). At least every
         ``_TURN_EVERY`` seconds it takes the turn anyway, so a caller appending in a tight
-        loop never holds back the loop's timers and I/O for long. An event loop that does not
-        expose its ready queue (``_ready``, asyncio's own loops) always takes the turn.
+        loop never holds back the loop's timers and I/O for long. asyncio's own loops expose
+        their ready queue as ``_ready``; with a loop that does not (uvloop), every first
+        append of a turn takes the turn, as before.
         """
         ready = getattr(loop, "_ready", None)
         now = loop.time()
