@@ -282,26 +282,6 @@ async def test_no_reader_passes_an_append_that_has_not_committed(pg: Any, outcom
         await store.close()
 
 
-async def _waiting_on_a_row(pg: Any) -> None:
-    """Return once a session of the store's writer waits for another transaction's row."""
-    import asyncpg
-
-    conn = await asyncpg.connect(pg.base_url)
-    try:
-        while True:
-            waiting = await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE application_name = 'factstream-writer' AND wait_event_type = 'Lock' "
-                "AND query LIKE $1",
-                f"%{pg.schema}%",
-            )
-            if waiting:
-                return
-            await asyncio.sleep(0.01)
-    finally:
-        await conn.close()
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize("clash", ["position", "version"])
 @pytest.mark.parametrize("bounds", ["known", "read"])
@@ -335,7 +315,7 @@ async def test_a_lone_append_that_loses_a_race_is_decided_again(
             version,
         )
         append = asyncio.create_task(store.append("s", [fs.NewEvent("T", {"n": 2})]))
-        await _waiting_on_a_row(pg)  # at head 1 and version 1, it waits on the row
+        await _writers_blocked(pg, 1)  # at head 1 and version 1, it waits on the row
         await transaction.commit()
         result = await append
         assert result.position == position + 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -24,7 +23,6 @@ __all__ = [
     "decode_envelope",
     "encode_envelope",
     "encode_envelope_buffers",
-    "encode_envelopes",
     "encode_timestamp",
     "stored_event",
 ]
@@ -73,21 +71,6 @@ def encode_envelope(
     )
 
 
-def encode_envelopes(
-    batch: list[EncodedEvent],
-    stream_id: str,
-    first_version: int,
-    first_position: int,
-    timestamp: msgspec.Raw,
-) -> list[bytes]:
-    """The envelopes of a batch stored at consecutive versions and positions (the same as
-    :func:`encode_envelope` per event, in one loop without a call per event)."""
-    return [
-        _encode(envelope)
-        for envelope in _envelopes(batch, stream_id, first_version, first_position, timestamp)
-    ]
-
-
 def encode_envelope_buffers(
     batch: list[EncodedEvent],
     stream_id: str,
@@ -95,42 +78,32 @@ def encode_envelope_buffers(
     first_position: int,
     timestamp: msgspec.Raw,
 ) -> list[bytearray]:
-    """:func:`encode_envelopes` into ``bytearray`` buffers: Python's ``sqlite3`` binds a
-    ``bytearray`` directly, while ``bytes`` goes through its adapter lookup (~250 ns more a
-    value, measured in docs/benchmarks.md)."""
-    into = _encoder.encode_into
+    """The envelopes of a batch stored at consecutive versions and positions (the same as
+    :func:`encode_envelope` per event), each encoded into a ``bytearray``: Python's ``sqlite3``
+    binds a ``bytearray`` directly, while ``bytes`` goes through its adapter lookup (~250 ns
+    more a value, docs/benchmarks.md)."""
+    into, raw, empty = _encoder.encode_into, msgspec.Raw, _EMPTY
     buffers = []
-    for envelope in _envelopes(batch, stream_id, first_version, first_position, timestamp):
+    for offset, event in enumerate(batch):
         buffer = bytearray()
-        into(envelope, buffer)
+        into(
+            (
+                event.id,
+                event.type,
+                raw(event.data),
+                raw(event.metadata) if event.metadata else empty,
+                stream_id,
+                first_version + offset,
+                first_position + offset,
+                timestamp,
+                event.correlation_id,
+                event.causation_id,
+                event.schema_version,
+            ),
+            buffer,
+        )
         buffers.append(buffer)
     return buffers
-
-
-def _envelopes(
-    batch: list[EncodedEvent],
-    stream_id: str,
-    first_version: int,
-    first_position: int,
-    timestamp: msgspec.Raw,
-) -> Iterator[tuple[Any, ...]]:
-    raw, empty = msgspec.Raw, _EMPTY
-    return (
-        (
-            event.id,
-            event.type,
-            raw(event.data),
-            raw(event.metadata) if event.metadata else empty,
-            stream_id,
-            first_version + offset,
-            first_position + offset,
-            timestamp,
-            event.correlation_id,
-            event.causation_id,
-            event.schema_version,
-        )
-        for offset, event in enumerate(batch)
-    )
 
 
 def decode_envelope(body: bytes | bytearray) -> RecordedEvent:
